@@ -29,7 +29,8 @@ constexpr std::array<api_error_info, 41> table{{
     {statuses_not_available_on_plan, "STATUSES_NOT_AVAILABLE_ON_PLAN", 403,
      "WhatsApp statuses unavailable on the current plan"},
     {max_contact_groups_reached, "MAX_CONTACT_GROUPS_REACHED", 403, "Contact group limit reached"},
-    {feature_not_available_on_plan, "FEATURE_NOT_AVAILABLE_ON_PLAN", 403, "Feature unavailable on the current plan"},
+    {feature_not_available_on_plan, "FEATURE_NOT_AVAILABLE_ON_PLAN", 403,
+     "Feature unavailable on the current plan"},
     {validation_error, "VALIDATION_ERROR", 400, "Body does not match the expected schema"},
     {bad_request, "BAD_REQUEST", 400, "Invalid request"},
     {template_invalid, "TEMPLATE_INVALID", 400, "Invalid placeholder or inconsistent template"},
@@ -48,9 +49,11 @@ constexpr std::array<api_error_info, 41> table{{
     {team_key_not_allowed, "TEAM_KEY_NOT_ALLOWED", 403, "Team API key used on a personal-only route"},
     {team_not_found, "TEAM_NOT_FOUND", 404, "X-Team-Id is not a team you currently belong to"},
     {team_access_denied, "TEAM_ACCESS_DENIED", 403, "The role is not allowed for this action"},
-    {team_feature_unavailable, "TEAM_FEATURE_UNAVAILABLE", 403, "Account plan does not include team creation"},
+    {team_feature_unavailable, "TEAM_FEATURE_UNAVAILABLE", 403,
+     "Account plan does not include team creation"},
     {team_limit_reached, "TEAM_LIMIT_REACHED", 403, "Maximum number of teams reached"},
-    {team_seat_limit_reached, "TEAM_SEAT_LIMIT_REACHED", 403, "Team already has the maximum number of members"},
+    {team_seat_limit_reached, "TEAM_SEAT_LIMIT_REACHED", 403,
+     "Team already has the maximum number of members"},
     {instance_not_assigned, "INSTANCE_NOT_ASSIGNED", 403, "Instance not assigned to this collaborator"},
     {invite_invalid_or_expired, "INVITE_INVALID_OR_EXPIRED", 400, "Invitation unknown, used or expired"},
     {invite_email_mismatch, "INVITE_EMAIL_MISMATCH", 403, "User email does not match the invited address"},
@@ -65,7 +68,7 @@ constexpr std::array<api_error_info, 41> table{{
 }};
 
 class api_category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "msgflash-api"; }
     std::string message(int ev) const override {
         if (ev == static_cast<int>(unknown_code)) {
@@ -82,7 +85,9 @@ public:
 
 }  // namespace
 
-std::span<const api_error_info> api_error_table() { return table; }
+std::span<const api_error_info> api_error_table() {
+    return table;
+}
 
 std::optional<api_error_info> find_api_error(std::string_view code) {
     for (const auto& row : table) {
@@ -108,6 +113,8 @@ const std::error_category& api_error_category() {
     return category;
 }
 
-std::error_code make_error_code(api_errc e) { return {static_cast<int>(e), api_error_category()}; }
+std::error_code make_error_code(api_errc e) {
+    return {static_cast<int>(e), api_error_category()};
+}
 
 }  // namespace msgflash

@@ -8,7 +8,8 @@
 
 namespace msgflash {
 
-// nullopt for anything that is not one or more <digits><unit> terms (units: ms, s, m, h, d) or that overflows.
+// nullopt for anything that is not one or more <digits><unit> terms (units: ms, s, m, h, d) or that
+// overflows.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // The shortest exact spelling that parse_duration reads back: 90000ms -> "1m30s", 0 -> "0s".
