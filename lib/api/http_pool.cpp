@@ -1,0 +1,823 @@
+// The pool's state lives in one `impl` shared by every request coroutine, so that it outlives the handle
+// while requests are still unwinding. Everything runs on one executor: no locks, and each step re-checks
+// `aborted` after every co_await because cancel_all() may have run in between.
+#include "api/http_pool.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <list>
+#include <optional>
+#include <poll.h>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "api/api_result.hpp"
+#include "api/transport_rules.hpp"
+
+namespace msgflash::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using steady = std::chrono::steady_clock;
+using request_type = http::request<http::string_body>;
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// GCC 12 miscompiles co_await in some expression positions (an operand of && or ?:): every co_await here is a
+// statement or a variable's initializer.
+
+// An answer's status line and headers: MsgFlash sends a handful of short headers.
+constexpr std::uint32_t response_header_limit = 16 * 1024;
+
+struct ssl_session_free {
+    void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
+};
+using ssl_session_ptr = std::unique_ptr<SSL_SESSION, ssl_session_free>;
+
+bool is_ip_literal(const std::string& host) {
+    error_code ec;
+    (void)asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+std::string host_header(const http_origin& o) {
+    std::string h = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
+    if (o.port != (o.tls ? 443 : 80)) {
+        h += ':' + std::to_string(o.port);
+    }
+    return h;
+}
+
+std::string describe(const error_code& ec) {
+    return ec.message();
+}
+
+ssl::context make_tls_context(const pool_options& o, spdlog::logger& log) {
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
+    ctx.set_verify_mode(ssl::verify_peer);
+    error_code ec;
+    ctx.set_default_verify_paths(ec);
+    if (ec) {
+        log.warn("msgflash api: cannot load the system's trusted CA certificates: {}", ec.message());
+    }
+    if (!o.ca_file.empty()) {
+        ctx.load_verify_file(o.ca_file.string(), ec);
+        if (ec) {
+            throw std::runtime_error("api.ca_file " + o.ca_file.string() + ": cannot load: " + ec.message());
+        }
+    }
+    return ctx;
+}
+
+// One connection: its stream, its read buffer, and when it went idle.
+class connection {
+  public:
+    connection(const asio::any_io_executor& ex, ssl::context* tls, std::uint64_t number) : id(number) {
+        if (tls != nullptr) {
+            tls_.emplace(ex, *tls);
+        } else {
+            plain_.emplace(ex);
+        }
+    }
+
+    beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+    bool is_tls() const { return tls_.has_value(); }
+    beast::ssl_stream<beast::tcp_stream>& tls() { return *tls_; }
+    SSL* ssl() { return tls_->native_handle(); }
+
+    // Closes the socket: pending operations complete with operation_aborted. Idempotent.
+    void close() noexcept { tcp().close(); }
+
+    // Could this idle connection carry a request? Not if anything is waiting to be read — EOF, a reset, a TLS
+    // alert or stray bytes all mean the server closed it or broke the protocol. One poll(2), no blocking.
+    bool looks_alive() {
+        if (buffer.size() != 0 || !tcp().socket().is_open()) {
+            return false;
+        }
+        if (tls_ && SSL_has_pending(ssl()) == 1) {
+            return false;
+        }
+        pollfd p{};
+        p.fd = tcp().socket().native_handle();
+        p.events = POLLIN;
+        return ::poll(&p, 1, 0) == 0;
+    }
+
+    asio::awaitable<std::tuple<error_code, std::size_t>> write(request_type& req) {
+        if (tls_) {
+            auto [ec, n] = co_await http::async_write(*tls_, req, use_nothrow);
+            co_return std::make_tuple(ec, n);
+        }
+        auto [ec, n] = co_await http::async_write(*plain_, req, use_nothrow);
+        co_return std::make_tuple(ec, n);
+    }
+
+    asio::awaitable<std::tuple<error_code, std::size_t>> read(
+        http::response_parser<http::string_body>& parser) {
+        if (tls_) {
+            auto [ec, n] = co_await http::async_read(*tls_, buffer, parser, use_nothrow);
+            co_return std::make_tuple(ec, n);
+        }
+        auto [ec, n] = co_await http::async_read(*plain_, buffer, parser, use_nothrow);
+        co_return std::make_tuple(ec, n);
+    }
+
+    const std::uint64_t id;
+    beast::flat_buffer buffer;
+    steady::time_point idle_since{};
+    std::uint64_t requests = 0;
+    bool session_saved = false;
+
+  private:
+    std::optional<beast::tcp_stream> plain_;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+
+// A name resolution in progress, shared with the timer that bounds it.
+struct resolve_op {
+    explicit resolve_op(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
+    tcp::resolver resolver;
+    asio::steady_timer timer;
+    bool timed_out = false;
+};
+
+// A request queued for a connection. The pool hands it a connection (or the right to open one) and wakes it
+// by cancelling its timer; the timer expiring means queue_timeout.
+struct waiter {
+    waiter(const asio::any_io_executor& ex, std::deque<waiter*>& queue) : timer(ex), queue_(queue) {
+        queue_.push_back(this);
+    }
+    ~waiter() { leave_queue(); }
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+
+    void leave_queue() {
+        if (queued) {
+            queue_.erase(std::find(queue_.begin(), queue_.end(), this));
+            queued = false;
+        }
+    }
+
+    asio::steady_timer timer;
+    std::unique_ptr<connection> conn;
+    bool granted = false;
+    bool queued = true;
+
+  private:
+    std::deque<waiter*>& queue_;
+};
+
+// What cancel_all() needs to reach one in-flight request.
+struct request_slot {
+    connection* conn = nullptr;  // being opened or used
+    resolve_op* resolving = nullptr;
+    bool aborted = false;
+    std::list<request_slot*>::iterator pos;
+
+    void abort() {
+        aborted = true;
+        if (conn != nullptr) {
+            conn->close();
+        }
+        if (resolving != nullptr) {
+            resolving->resolver.cancel();
+        }
+    }
+};
+
+struct lease {
+    std::unique_ptr<connection> conn;  // ready to use; null: open a new one (the slot is counted)
+    error_code ec;                     // set: no slot at all
+    std::string detail;
+};
+
+struct exchange_result {
+    bool ok = false;
+    failure_facts facts;
+    std::string detail;
+    unsigned status = 0;
+    bool keep_alive = false;
+    http::response<http::string_body> response;
+};
+
+}  // namespace
+
+class http_pool::impl : public std::enable_shared_from_this<impl> {
+  public:
+    impl(asio::any_io_executor ex, pool_options o, std::shared_ptr<spdlog::logger> log)
+        : ex_(std::move(ex)),
+          opts_(std::move(o)),
+          log_(log ? std::move(log)
+                   : std::make_shared<spdlog::logger>("msgflash.api",
+                                                      std::make_shared<spdlog::sinks::null_sink_mt>())),
+          host_header_(host_header(opts_.origin)),
+          port_text_(std::to_string(opts_.origin.port)),
+          reap_timer_(ex_) {
+        if (auto problem = origin_problem(opts_.origin)) {
+            throw std::invalid_argument(*problem);
+        }
+        if (opts_.max_connections == 0) {
+            throw std::invalid_argument("api.max_connections must be at least 1");
+        }
+        if (opts_.origin.tls) {
+            tls_ctx_.emplace(make_tls_context(opts_, *log_));
+        }
+        if (is_ip_literal(opts_.origin.host)) {
+            literal_endpoints_.emplace_back(asio::ip::make_address(opts_.origin.host), opts_.origin.port);
+        }
+    }
+
+    // ---- the request ------------------------------------------------------------------------------------
+
+    static asio::awaitable<http_exchange> run(std::shared_ptr<impl> self, request_type req, bool idempotent) {
+        impl& p = *self;
+        http_exchange out;
+        request_slot slot;
+        p.in_flight_.push_front(&slot);
+        slot.pos = p.in_flight_.begin();
+        struct unregister {
+            impl& p;
+            request_slot& s;
+            ~unregister() { p.in_flight_.erase(s.pos); }
+        } registration{p, slot};
+
+        if (p.shut_down_) {
+            out.ec = asio::error::operation_aborted;
+            out.detail = "the API client is shut down";
+            co_return out;
+        }
+        req.version(11);
+        req.set(http::field::host, p.host_header_);
+
+        lease l = co_await p.acquire(slot, steady::now() + p.opts_.queue_timeout);
+        if (l.ec) {
+            out.ec = l.ec;
+            out.detail = std::move(l.detail);
+            co_return out;
+        }
+        // From here the request holds one of the pool's max_connections slots: `conn`, or the right to open
+        // one. slot_holder gives it back whatever happens, exceptions included.
+        struct slot_holder {
+            impl& p;
+            std::unique_ptr<connection> conn;
+            bool held = true;
+            ~slot_holder() {
+                if (held) {
+                    p.drop(std::move(conn));
+                }
+            }
+        } hold{p, std::move(l.conn)};
+
+        for (int attempt = 0;; ++attempt) {
+            const bool reused = hold.conn != nullptr;
+            if (!reused) {
+                hold.conn = p.new_connection();
+                slot.conn = hold.conn.get();
+                exchange_phase phase = exchange_phase::resolve;
+                std::string detail;
+                error_code ec = co_await p.establish(*hold.conn, slot, phase, detail);
+                slot.conn = nullptr;
+                if (ec) {
+                    out.ec = ec;
+                    out.detail = std::move(detail);
+                    out.connection_id = hold.conn->id;
+                    co_return out;  // not_sent; the holder closes the connection and frees the slot
+                }
+            }
+            slot.conn = hold.conn.get();
+            exchange_result r = co_await p.exchange(*hold.conn, req, slot, idempotent, reused);
+            slot.conn = nullptr;
+            out.connection_id = hold.conn->id;
+            out.reused_connection = reused;
+            if (r.ok) {
+                out.outcome = transport_outcome::answered;
+                out.status = r.status;
+                out.content_type = std::string(r.response[http::field::content_type]);
+                out.retry_after = std::string(r.response[http::field::retry_after]);
+                out.body = std::move(r.response.body());
+                if (r.keep_alive && hold.conn->buffer.size() == 0) {
+                    hold.held = false;
+                    p.put_back(std::move(hold.conn));
+                }
+                co_return out;
+            }
+            const failure_decision d = decide_failure(r.facts);
+            hold.conn->close();
+            if (d.replay && attempt == 0 && !slot.aborted && !p.shut_down_) {
+                p.log_->debug(
+                    "msgflash api: {} {}: kept-alive connection #{} was closed by the server before "
+                    "answering ({}); sending again on a fresh connection",
+                    std::string_view(req.method_string()), std::string_view(req.target()), hold.conn->id,
+                    r.facts.ec.message());
+                ++p.counters_.replays;
+                out.replayed = true;
+                hold.conn.reset();  // the slot stays ours: the fresh connection takes it
+                continue;
+            }
+            out.outcome = d.outcome;
+            out.ec = r.facts.ec;
+            out.detail = std::move(r.detail);
+            if (r.facts.header_complete) {
+                out.status = r.status;
+            }
+            co_return out;
+        }
+    }
+
+    // ---- connections --------------------------------------------------------------------------------------
+
+    std::unique_ptr<connection> new_connection() {
+        return std::make_unique<connection>(ex_, tls_ctx_ ? &*tls_ctx_ : nullptr, next_connection_id_++);
+    }
+
+    asio::awaitable<lease> acquire(request_slot& slot, steady::time_point deadline) {
+        if (auto c = take_idle()) {
+            co_return lease{std::move(c), {}, {}};
+        }
+        if (waiters_.empty() && total_ < opts_.max_connections) {
+            ++total_;
+            co_return lease{};
+        }
+        waiter w(ex_, waiters_);
+        w.timer.expires_at(deadline);
+        auto [ec] = co_await w.timer.async_wait(use_nothrow);
+        w.leave_queue();
+        const auto state = co_await asio::this_coro::cancellation_state;
+        const bool cancelled = slot.aborted || state.cancelled() != asio::cancellation_type::none;
+        if (w.granted) {
+            if (cancelled) {
+                if (w.conn) {
+                    put_back(std::move(w.conn));
+                } else {
+                    free_slot();
+                }
+                co_return lease{nullptr, asio::error::operation_aborted,
+                                "cancelled while waiting for a connection"};
+            }
+            if (w.conn && !w.conn->looks_alive()) {
+                discard_stale(std::move(w.conn));
+                co_return lease{};  // the slot stays ours: open a new connection in it
+            }
+            co_return lease{std::move(w.conn), {}, {}};
+        }
+        if (cancelled || ec == asio::error::operation_aborted) {
+            co_return lease{nullptr, asio::error::operation_aborted,
+                            "cancelled while waiting for a connection"};
+        }
+        co_return lease{nullptr, client_errc::queue_timeout,
+                        "all " + std::to_string(opts_.max_connections) + " connections stayed busy for " +
+                            std::to_string(opts_.queue_timeout.count()) + " ms"};
+    }
+
+    // The most recently used idle connection that still looks usable; the stale ones are closed on the way.
+    std::unique_ptr<connection> take_idle() {
+        while (!idle_.empty()) {
+            auto c = std::move(idle_.back());
+            idle_.pop_back();
+            if (steady::now() - c->idle_since >= opts_.idle_timeout) {
+                c->close();
+                --total_;
+                continue;
+            }
+            if (!c->looks_alive()) {
+                discard_stale(std::move(c));
+                --total_;
+                continue;
+            }
+            return c;
+        }
+        return nullptr;
+    }
+
+    void discard_stale(std::unique_ptr<connection> c) {
+        ++counters_.stale_discarded;
+        log_->debug("msgflash api: idle connection #{} was closed by the server; not reusing it", c->id);
+        c->close();
+    }
+
+    // A healthy connection after a whole answer: to the first queued request, else to the idle list.
+    void put_back(std::unique_ptr<connection> c) {
+        if (shut_down_) {
+            drop(std::move(c));
+            return;
+        }
+        c->tcp().expires_never();
+        if (!waiters_.empty()) {
+            waiter* w = waiters_.front();
+            waiters_.pop_front();
+            w->queued = false;
+            w->granted = true;
+            w->conn = std::move(c);
+            w->timer.cancel();
+            return;
+        }
+        c->idle_since = steady::now();
+        idle_.push_back(std::move(c));
+        arm_reaper();
+    }
+
+    // Closes a connection (if any) and frees its slot: to the first queued request, which opens a new one.
+    void drop(std::unique_ptr<connection> c) {
+        if (c) {
+            c->close();
+            log_->trace("msgflash api: connection #{} closed after {} requests", c->id, c->requests);
+        }
+        free_slot();
+    }
+
+    void free_slot() {
+        if (!waiters_.empty()) {
+            waiter* w = waiters_.front();
+            waiters_.pop_front();
+            w->queued = false;
+            w->granted = true;
+            w->timer.cancel();
+            return;
+        }
+        --total_;
+    }
+
+    // Closes idle connections as they pass idle_timeout; runs only while some are idle.
+    void arm_reaper() {
+        if (reaping_ || idle_.empty() || shut_down_) {
+            return;
+        }
+        reaping_ = true;
+        asio::co_spawn(ex_, reap(shared_from_this()), asio::detached);
+    }
+
+    static asio::awaitable<void> reap(std::shared_ptr<impl> self) {
+        impl& p = *self;
+        while (!p.idle_.empty() && !p.shut_down_) {
+            p.reap_timer_.expires_at(p.idle_.front()->idle_since + p.opts_.idle_timeout);
+            auto [ec] = co_await p.reap_timer_.async_wait(use_nothrow);
+            (void)ec;
+            const auto now = steady::now();
+            while (!p.idle_.empty() && now - p.idle_.front()->idle_since >= p.opts_.idle_timeout) {
+                p.idle_.front()->close();
+                p.idle_.erase(p.idle_.begin());
+                --p.total_;
+            }
+        }
+        p.reaping_ = false;
+    }
+
+    // ---- opening a connection -----------------------------------------------------------------------------
+
+    asio::awaitable<error_code> resolve(request_slot& slot, std::vector<tcp::endpoint>& out,
+                                        std::string& detail) {
+        if (!literal_endpoints_.empty()) {
+            out = literal_endpoints_;
+            co_return error_code{};
+        }
+        if (!resolved_.empty() && steady::now() < resolved_expiry_) {
+            out = resolved_;
+            co_return error_code{};
+        }
+        auto op = std::make_shared<resolve_op>(ex_);
+        op->timer.expires_after(opts_.connect_timeout);
+        op->timer.async_wait([op](error_code ec) {
+            if (!ec) {
+                op->timed_out = true;
+                op->resolver.cancel();
+            }
+        });
+        slot.resolving = op.get();
+        auto [ec, results] = co_await op->resolver.async_resolve(opts_.origin.host, port_text_, use_nothrow);
+        slot.resolving = nullptr;
+        op->timer.cancel();
+        if (slot.aborted) {
+            ec = asio::error::operation_aborted;
+        } else if (op->timed_out) {
+            ec = client_errc::connect_timeout;
+        }
+        if (ec) {
+            detail = "resolving " + opts_.origin.host + ": " + describe(ec);
+            co_return ec;
+        }
+        out.clear();
+        for (const auto& entry : results) {
+            // Plain http stays on this machine even if the name resolves elsewhere.
+            if (opts_.origin.tls || is_loopback_address(entry.endpoint().address())) {
+                out.push_back(entry.endpoint());
+            }
+        }
+        if (out.empty()) {
+            detail = "resolving " + opts_.origin.host + ": " +
+                     (opts_.origin.tls ? "no address" : "no loopback address for plain http://");
+            co_return opts_.origin.tls ? error_code(asio::error::host_not_found)
+                                       : error_code(client_errc::not_loopback);
+        }
+        resolved_ = out;
+        resolved_expiry_ = steady::now() + opts_.resolve_ttl;
+        co_return error_code{};
+    }
+
+    asio::awaitable<error_code> establish(connection& c, request_slot& slot, exchange_phase& phase,
+                                          std::string& detail) {
+        const auto started = steady::now();
+        phase = exchange_phase::resolve;
+        std::vector<tcp::endpoint> endpoints;
+        error_code ec = co_await resolve(slot, endpoints, detail);
+        if (ec) {
+            co_return ec;
+        }
+        if (slot.aborted) {
+            co_return error_code(asio::error::operation_aborted);
+        }
+        phase = exchange_phase::connect;
+        c.tcp().expires_after(opts_.connect_timeout);
+        auto [connect_ec, endpoint] = co_await c.tcp().async_connect(endpoints, use_nothrow);
+        if (slot.aborted) {
+            co_return error_code(asio::error::operation_aborted);
+        }
+        if (connect_ec) {
+            if (connect_ec == beast::error::timeout) {
+                connect_ec = client_errc::connect_timeout;
+            }
+            resolved_.clear();  // the addresses may have moved: resolve again next time
+            detail = "connecting to " + opts_.origin.to_string() + ": " + describe(connect_ec);
+            co_return connect_ec;
+        }
+        error_code ignored;
+        c.tcp().socket().set_option(tcp::no_delay(true), ignored);
+        ++counters_.connections_opened;
+        bool resumed = false;
+        if (c.is_tls()) {
+            phase = exchange_phase::handshake;
+            SSL* ssl = c.ssl();
+            // SNI carries names only (RFC 6066 §3).
+            if (literal_endpoints_.empty() && SSL_set_tlsext_host_name(ssl, opts_.origin.host.c_str()) != 1) {
+                detail = "TLS: cannot set the server name " + opts_.origin.host;
+                co_return error_code(asio::error::invalid_argument);
+            }
+            c.tls().set_verify_callback(ssl::host_name_verification(opts_.origin.host));
+            if (session_) {
+                SSL_set_session(ssl, session_.get());
+            }
+            c.tcp().expires_after(opts_.handshake_timeout);
+            auto [handshake_ec] = co_await c.tls().async_handshake(ssl::stream_base::client, use_nothrow);
+            if (slot.aborted) {
+                co_return error_code(asio::error::operation_aborted);
+            }
+            if (handshake_ec) {
+                if (handshake_ec == beast::error::timeout) {
+                    handshake_ec = client_errc::handshake_timeout;
+                }
+                detail = "TLS handshake with " + opts_.origin.to_string() + ": " + describe(handshake_ec);
+                const long verify = SSL_get_verify_result(ssl);
+                if (verify != X509_V_OK) {
+                    detail += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+                }
+                co_return handshake_ec;
+            }
+            ++counters_.tls_handshakes;
+            resumed = SSL_session_reused(ssl) == 1;
+            if (resumed) {
+                ++counters_.tls_resumed;
+            }
+        }
+        c.tcp().expires_never();
+        log_->debug("msgflash api: connection #{} to {} open in {} ms{}", c.id, opts_.origin.to_string(),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count(),
+                    c.is_tls() ? (resumed ? " (TLS, session resumed)" : " (TLS)") : "");
+        co_return error_code{};
+    }
+
+    // ---- one request/answer on an open connection --------------------------------------------------------
+
+    asio::awaitable<exchange_result> exchange(connection& c, request_type& req, request_slot& slot,
+                                              bool idempotent, bool reused) {
+        exchange_result r;
+        r.facts.reused_connection = reused;
+        r.facts.idempotent = idempotent;
+        r.facts.phase = exchange_phase::write;
+        if (slot.aborted) {
+            r.facts.cancelled = true;
+            r.facts.ec = asio::error::operation_aborted;
+            r.detail = "cancelled before writing";
+            co_return r;
+        }
+        ++c.requests;
+        c.tcp().expires_after(opts_.request_timeout);
+        auto [write_ec, written] = co_await c.write(req);
+        r.facts.bytes_written = written;
+        if (write_ec || slot.aborted) {
+            note_error(r, write_ec, slot, c, "writing");
+            co_return r;
+        }
+
+        r.facts.phase = exchange_phase::read;
+        std::optional<http::response_parser<http::string_body>> parser;
+        for (;;) {
+            parser.emplace();
+            parser->header_limit(response_header_limit);
+            parser->body_limit(opts_.max_body_bytes);
+            auto [read_ec, read_n] = co_await c.read(*parser);
+            r.facts.answer_started =
+                r.facts.answer_started || read_n > 0 || parser->got_some() || c.buffer.size() > 0;
+            r.facts.header_complete = parser->is_header_done();
+            if (r.facts.header_complete) {
+                r.status = parser->get().result_int();
+            }
+            if (read_ec || slot.aborted) {
+                if (read_ec == http::error::body_limit) {
+                    r.detail = "connection #" + std::to_string(c.id) + ": body larger than " +
+                               std::to_string(opts_.max_body_bytes) + " bytes";
+                    r.facts.ec = client_errc::body_too_large;
+                    co_return r;
+                }
+                note_error(r, read_ec, slot, c, "reading the answer");
+                co_return r;
+            }
+            // 1xx interim answers (e.g. 103 Early Hints) come before the real one.
+            if (r.status >= 100 && r.status < 200 && r.status != 101) {
+                continue;
+            }
+            break;
+        }
+        if (c.is_tls() && !c.session_saved) {
+            save_session(c);
+        }
+        r.ok = true;
+        r.keep_alive = parser->get().keep_alive() && !parser->need_eof();
+        r.response = parser->release();
+        co_return r;
+    }
+
+    void note_error(exchange_result& r, error_code ec, const request_slot& slot, connection& c,
+                    std::string_view doing) {
+        if (slot.aborted || ec == asio::error::operation_aborted) {
+            r.facts.cancelled = true;
+            ec = asio::error::operation_aborted;
+        } else if (ec == beast::error::timeout) {
+            ec = client_errc::request_timeout;
+        } else if (r.facts.phase == exchange_phase::read && r.facts.header_complete) {
+            // A broken body after a whole header is still an answer we cannot read.
+            if (!is_connection_loss(ec) && ec != http::error::partial_message) {
+                ec = client_errc::malformed_response;
+            }
+        }
+        r.facts.ec = ec;
+        r.detail = "connection #" + std::to_string(c.id) +
+                   (r.facts.reused_connection ? " (reused)" : " (new)") + ": " + std::string(doing) + ": " +
+                   describe(ec);
+    }
+
+    // Keeps the connection's TLS session (read after its first answer, when TLS 1.3 tickets have arrived) for
+    // the next connection to resume.
+    void save_session(connection& c) {
+        c.session_saved = true;
+        SSL_SESSION* s = SSL_get1_session(c.ssl());
+        if (s == nullptr) {
+            return;
+        }
+        if (SSL_SESSION_is_resumable(s) == 1) {
+            session_.reset(s);
+        } else {
+            SSL_SESSION_free(s);
+        }
+    }
+
+    // ---- cancellation
+    // --------------------------------------------------------------------------------------
+
+    void cancel_all_now() {
+        for (request_slot* s : in_flight_) {
+            s->abort();
+        }
+        while (!waiters_.empty()) {
+            waiter* w = waiters_.front();
+            waiters_.pop_front();
+            w->queued = false;
+            w->timer.cancel();
+        }
+        for (auto& c : idle_) {
+            c->close();
+        }
+        total_ -= idle_.size();
+        idle_.clear();
+        reap_timer_.cancel();
+    }
+
+    void shutdown_now() {
+        shut_down_ = true;
+        cancel_all_now();
+        session_.reset();
+    }
+
+    pool_stats stats() const {
+        pool_stats s = counters_;
+        s.open = total_;
+        s.idle = idle_.size();
+        s.waiting = waiters_.size();
+        s.in_flight = in_flight_.size();
+        return s;
+    }
+
+    asio::any_io_executor ex_;
+    pool_options opts_;
+    std::shared_ptr<spdlog::logger> log_;
+
+  private:
+    std::string host_header_;
+    std::string port_text_;
+    std::optional<ssl::context> tls_ctx_;
+    std::vector<tcp::endpoint> literal_endpoints_;  // the host is an IP address: no resolution
+    std::vector<tcp::endpoint> resolved_;
+    steady::time_point resolved_expiry_{};
+    std::vector<std::unique_ptr<connection>> idle_;  // oldest first
+    std::deque<waiter*> waiters_;
+    std::list<request_slot*> in_flight_;
+    std::size_t total_ = 0;  // connections counted against max_connections
+    asio::steady_timer reap_timer_;
+    bool reaping_ = false;
+    bool shut_down_ = false;
+    ssl_session_ptr session_;
+    std::uint64_t next_connection_id_ = 1;
+    pool_stats counters_;
+};
+
+namespace {
+
+// The caller's own cancellation must not turn into exceptions inside the pool (its cleanup relies on every
+// step returning), so the coroutine turns throw_if_cancelled off for the request and restores it after.
+asio::awaitable<http_exchange> execute_on(std::shared_ptr<http_pool::impl> self, request_type req,
+                                          bool idempotent) {
+    const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);
+    http_exchange out = co_await http_pool::impl::run(std::move(self), std::move(req), idempotent);
+    co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+    co_return out;
+}
+
+}  // namespace
+
+http_pool::http_pool(asio::any_io_executor executor, pool_options options,
+                     std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<impl>(std::move(executor), std::move(options), std::move(log))) {}
+
+http_pool::~http_pool() {
+    if (impl_) {
+        impl_->shutdown_now();
+    }
+}
+
+asio::awaitable<http_exchange> http_pool::execute(request_type request, bool idempotent) {
+    return execute_on(impl_, std::move(request), idempotent);
+}
+
+void http_pool::cancel_all() {
+    asio::dispatch(impl_->ex_, [self = impl_] { self->cancel_all_now(); });
+}
+
+void http_pool::shutdown() {
+    asio::dispatch(impl_->ex_, [self = impl_] { self->shutdown_now(); });
+}
+
+pool_stats http_pool::stats() const {
+    return impl_->stats();
+}
+
+const pool_options& http_pool::options() const {
+    return impl_->opts_;
+}
+
+const asio::any_io_executor& http_pool::get_executor() const {
+    return impl_->ex_;
+}
+
+}  // namespace msgflash::api
