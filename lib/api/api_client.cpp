@@ -213,9 +213,7 @@ api_client::api_client(asio::any_io_executor executor, client_options options,
                        std::shared_ptr<spdlog::logger> log)
     : state_(std::make_shared<state>(std::move(executor), std::move(options), std::move(log))) {}
 
-api_client::~api_client() {
-    state_->pool.shutdown();
-}
+api_client::~api_client() = default;
 
 auto api_client::send_message(api_key key, send_request request) -> call<message_ref> {
     return call_endpoint<message_ref>(state_, std::move(key), send_message_request(request));

@@ -57,7 +57,9 @@ class api_client {
     // see http_pool. `log` defaults to a logger that discards everything.
     api_client(boost::asio::any_io_executor executor, client_options options,
                std::shared_ptr<spdlog::logger> log = {});
-    ~api_client();  // shutdown()
+    // Requests still running keep the client's state alive and finish; once none is left the pool shuts down
+    // (call shutdown() first to end them at once).
+    ~api_client();
     api_client(const api_client&) = delete;
     api_client& operator=(const api_client&) = delete;
 

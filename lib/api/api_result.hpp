@@ -74,6 +74,9 @@ struct exchange_info {
 template <class T>
 class api_result {
   public:
+    // A placeholder: a not_sent failure with no error code (asio::co_spawn needs results to be default
+    // constructible). Never returned by the client.
+    api_result() : v_(std::in_place_index<1>) {}
     api_result(T value, exchange_info info) : v_(std::in_place_index<0>, std::move(value)), info_(info) {}
     api_result(api_failure failure, exchange_info info)
         : v_(std::in_place_index<1>, std::move(failure)), info_(info) {}

@@ -705,11 +705,14 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         if (s == nullptr) {
             return;
         }
+        // A copy: OpenSSL marks a connection's own session not resumable when that connection is freed
+        // without a TLS shutdown — which is how pooled connections end (idle expiry, cancel_all, errors).
         if (SSL_SESSION_is_resumable(s) == 1) {
-            session_.reset(s);
-        } else {
-            SSL_SESSION_free(s);
+            if (SSL_SESSION* copy = SSL_SESSION_dup(s)) {
+                session_.reset(copy);
+            }
         }
+        SSL_SESSION_free(s);
     }
 
     // ---- cancellation
