@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MsgFlash documentation's curl examples (docs: api-overview.txt, instances.txt), verbatim but for the
-# host and the key, against a msgflash-sim binary on an ephemeral loopback port; the answers must have the
-# documented shapes. Then SIGTERM: the simulator must exit 0.
+# host and the key (and -sS: no progress meter, errors still shown), against a msgflash-sim binary on an
+# ephemeral loopback port; the answers must have the documented shapes. Then SIGTERM: the simulator must
+# exit 0.
 #   docs_examples_test.sh PATH/TO/msgflash-sim
 set -euo pipefail
 
