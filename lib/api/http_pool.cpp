@@ -59,6 +59,9 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 // An answer's status line and headers: MsgFlash sends a handful of short headers.
 constexpr std::uint32_t response_header_limit = 16 * 1024;
+// A kept-alive connection's read buffer is trimmed back when an answer grew it past this (up to 256
+// connections may sit idle).
+constexpr std::size_t idle_buffer_bytes = 64 * 1024;
 
 struct ssl_session_free {
     void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
@@ -329,6 +332,9 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                 out.retry_after = std::string(r.response[http::field::retry_after]);
                 out.body = std::move(r.response.body());
                 if (r.keep_alive && hold.conn->buffer.size() == 0) {
+                    if (hold.conn->buffer.capacity() > idle_buffer_bytes) {
+                        hold.conn->buffer.shrink_to_fit();
+                    }
                     hold.held = false;
                     p.put_back(std::move(hold.conn));
                 }
@@ -354,6 +360,16 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                 out.status = r.status;
             }
             co_return out;
+        }
+    }
+
+    // The caller's own cancellation (`timer || request`) reaches an operation in progress through Asio's
+    // cancellation slot; one that lands while a completed operation's handler is still queued is only
+    // recorded in the coroutine's state. Each step folds it into the slot's flag before starting anything
+    // new.
+    static void fold_caller_cancellation(request_slot& slot, const asio::cancellation_state& state) {
+        if (state.cancelled() != asio::cancellation_type::none) {
+            slot.aborted = true;
         }
     }
 
@@ -497,8 +513,8 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
 
     // ---- opening a connection -----------------------------------------------------------------------------
 
-    asio::awaitable<error_code> resolve(request_slot& slot, std::vector<tcp::endpoint>& out,
-                                        std::string& detail) {
+    asio::awaitable<error_code> resolve(request_slot& slot, steady::time_point deadline,
+                                        std::vector<tcp::endpoint>& out, std::string& detail) {
         if (!literal_endpoints_.empty()) {
             out = literal_endpoints_;
             co_return error_code{};
@@ -508,7 +524,7 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             co_return error_code{};
         }
         auto op = std::make_shared<resolve_op>(ex_);
-        op->timer.expires_after(opts_.connect_timeout);
+        op->timer.expires_at(deadline);
         op->timer.async_wait([op](error_code ec) {
             if (!ec) {
                 op->timed_out = true;
@@ -549,17 +565,22 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
     asio::awaitable<error_code> establish(connection& c, request_slot& slot, exchange_phase& phase,
                                           std::string& detail) {
         const auto started = steady::now();
+        const auto connect_deadline = started + opts_.connect_timeout;  // resolving and connecting together
         phase = exchange_phase::resolve;
         std::vector<tcp::endpoint> endpoints;
-        error_code ec = co_await resolve(slot, endpoints, detail);
+        error_code ec = co_await resolve(slot, connect_deadline, endpoints, detail);
         if (ec) {
             co_return ec;
+        }
+        {
+            const auto state = co_await asio::this_coro::cancellation_state;
+            fold_caller_cancellation(slot, state);
         }
         if (slot.aborted) {
             co_return error_code(asio::error::operation_aborted);
         }
         phase = exchange_phase::connect;
-        c.tcp().expires_after(opts_.connect_timeout);
+        c.tcp().expires_at(connect_deadline);
         auto [connect_ec, endpoint] = co_await c.tcp().async_connect(endpoints, use_nothrow);
         if (slot.aborted) {
             co_return error_code(asio::error::operation_aborted);
@@ -587,6 +608,13 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             c.tls().set_verify_callback(ssl::host_name_verification(opts_.origin.host));
             if (session_) {
                 SSL_set_session(ssl, session_.get());
+            }
+            {
+                const auto state = co_await asio::this_coro::cancellation_state;
+                fold_caller_cancellation(slot, state);
+            }
+            if (slot.aborted) {
+                co_return error_code(asio::error::operation_aborted);
             }
             c.tcp().expires_after(opts_.handshake_timeout);
             auto [handshake_ec] = co_await c.tls().async_handshake(ssl::stream_base::client, use_nothrow);
@@ -625,6 +653,10 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         r.facts.reused_connection = reused;
         r.facts.idempotent = idempotent;
         r.facts.phase = exchange_phase::write;
+        {
+            const auto state = co_await asio::this_coro::cancellation_state;
+            fold_caller_cancellation(slot, state);
+        }
         if (slot.aborted) {
             r.facts.cancelled = true;
             r.facts.ec = asio::error::operation_aborted;
@@ -641,6 +673,14 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         }
 
         r.facts.phase = exchange_phase::read;
+        {
+            const auto state = co_await asio::this_coro::cancellation_state;
+            fold_caller_cancellation(slot, state);
+        }
+        if (slot.aborted) {
+            note_error(r, asio::error::operation_aborted, slot, c, "before reading the answer");
+            co_return r;
+        }
         std::optional<http::response_parser<http::string_body>> parser;
         for (;;) {
             parser.emplace();

@@ -410,7 +410,9 @@ asio::awaitable<void> capture_one(tcp::acceptor& acceptor, std::string& request,
 TEST_F(ApiTest, RequestHeaders) {
     tcp::acceptor acceptor(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     client_options o;
-    o.pool.origin = http_origin{false, "127.0.0.1", acceptor.local_endpoint().port()};
+    const auto port =
+        acceptor.local_endpoint().port();  // read here: the acceptor belongs to the io thread next
+    o.pool.origin = http_origin{false, "127.0.0.1", port};
     start_client(o);
     const std::string answer = R"({"data":{"id":"m-1","status":"queued"}})";
     const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -425,10 +427,10 @@ TEST_F(ApiTest, RequestHeaders) {
     EXPECT_EQ(r->id, "m-1");
 
     EXPECT_EQ(request.rfind("POST /api/v1/messages/send HTTP/1.1\r\n", 0), 0u) << request;
-    const std::string port = std::to_string(acceptor.local_endpoint().port());
     for (const std::string& header :
-         {"Host: 127.0.0.1:" + port, std::string("User-Agent: msgflashd/") + msgflash::version,
-          std::string("Accept: application/json"), std::string("x-api-key: ") + std::string(agency_secret),
+         {"Host: 127.0.0.1:" + std::to_string(port),
+          std::string("User-Agent: msgflashd/") + msgflash::version, std::string("Accept: application/json"),
+          std::string("x-api-key: ") + std::string(agency_secret),
           std::string("X-Team-Id: ") + std::string(agency_team),
           std::string("Content-Type: application/json")}) {
         EXPECT_NE(request.find("\r\n" + header + "\r\n"), std::string::npos) << header << " missing in\n"
