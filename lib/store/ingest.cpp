@@ -1,0 +1,573 @@
+#include "store/ingest.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include <sqlite3.h>
+
+#include "store/queue_store.hpp"
+#include "store/store_rows.hpp"
+#include "store/writer_caches.hpp"
+
+namespace msgflash::store {
+namespace detail {
+
+// The bounded hand-off between one producer and the writer's ingest operation.
+class ingest_channel {
+  public:
+    explicit ingest_channel(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+
+    // Producer: blocks while full. Fails once the writer side has ended.
+    store_result<void> push(ingest_chunk c) {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return result_.has_value() || q_.size() < capacity_; });
+        if (result_) {
+            return ended_error();
+        }
+        q_.push_back(std::move(c));
+        cv_.notify_all();
+        return {};
+    }
+
+    void push_async(ingest_chunk c, std::unique_ptr<completion<store_result<void>>> done) {
+        std::unique_lock lock(m_);
+        if (result_) {
+            auto e = ended_error();
+            lock.unlock();
+            done->complete(std::move(e));
+            return;
+        }
+        if (q_.size() < capacity_) {
+            q_.push_back(std::move(c));
+            cv_.notify_all();
+            lock.unlock();
+            done->complete({});
+            return;
+        }
+        // One producer: at most one chunk waits for room; pop() takes it in.
+        pending_ = std::move(c);
+        pending_done_ = std::move(done);
+    }
+
+    // The end of the file may exceed the capacity by one chunk: it never waits.
+    void push_last(ingest_chunk c) {
+        std::lock_guard lock(m_);
+        c.last = true;
+        q_.push_back(std::move(c));
+        cv_.notify_all();
+    }
+
+    void abort(std::string reason) {
+        std::lock_guard lock(m_);
+        aborted_ = true;
+        abort_reason_ = std::move(reason);
+        cv_.notify_all();
+    }
+
+    enum class pop_status { chunk, aborted, timeout };
+
+    // Writer: the next chunk, waiting at most `idle` for it.
+    pop_status pop(ingest_chunk& out, std::chrono::milliseconds idle, std::string& why) {
+        std::unique_ptr<completion<store_result<void>>> room;
+        {
+            std::unique_lock lock(m_);
+            if (!cv_.wait_for(lock, idle, [&] { return aborted_ || !q_.empty(); })) {
+                return pop_status::timeout;
+            }
+            if (aborted_) {
+                why = abort_reason_;
+                return pop_status::aborted;
+            }
+            out = std::move(q_.front());
+            q_.pop_front();
+            if (pending_) {
+                q_.push_back(std::move(*pending_));
+                pending_.reset();
+                room = std::move(pending_done_);
+            }
+            cv_.notify_all();
+        }
+        if (room) {
+            room->complete({});
+        }
+        return pop_status::chunk;
+    }
+
+    // Writer: the operation has committed or failed. Wakes and answers every waiting producer.
+    void writer_done(store_result<ingest_report> r) {
+        std::unique_ptr<completion<store_result<void>>> room;
+        std::unique_ptr<completion<store_result<ingest_report>>> waiter;
+        std::optional<store_result<void>> room_result;
+        std::optional<store_result<ingest_report>> waiter_result;
+        {
+            std::lock_guard lock(m_);
+            result_ = std::move(r);
+            q_.clear();
+            pending_.reset();
+            room = std::move(pending_done_);
+            waiter = std::move(result_waiter_);
+            if (room) {
+                room_result = ended_error();
+            }
+            if (waiter) {
+                waiter_result = *result_;
+            }
+            cv_.notify_all();
+        }
+        if (room) {
+            room->complete(std::move(*room_result));
+        }
+        if (waiter) {
+            waiter->complete(std::move(*waiter_result));
+        }
+    }
+
+    store_result<ingest_report> wait_result() {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return result_.has_value(); });
+        return *result_;
+    }
+
+    void on_result(std::unique_ptr<completion<store_result<ingest_report>>> done) {
+        std::unique_lock lock(m_);
+        if (result_) {
+            auto r = *result_;
+            lock.unlock();
+            done->complete(std::move(r));
+            return;
+        }
+        result_waiter_ = std::move(done);
+    }
+
+  private:
+    static store_result<void> ended_error_of(const store_result<ingest_report>& r) {
+        if (r.has_error()) {
+            return r.error();
+        }
+        return store_result<void>(
+            boost::system::in_place_error,
+            make_store_error(store_errc::invalid_argument, "the ingest has already ended"));
+    }
+
+    store_result<void> ended_error() const { return ended_error_of(*result_); }
+
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<ingest_chunk> q_;
+    const std::size_t capacity_;
+    bool aborted_ = false;
+    std::string abort_reason_;
+    std::optional<ingest_chunk> pending_;
+    std::unique_ptr<completion<store_result<void>>> pending_done_;
+    std::optional<store_result<ingest_report>> result_;
+    std::unique_ptr<completion<store_result<ingest_report>>> result_waiter_;
+};
+
+namespace {
+
+// One batch as this ingest sees it.
+struct session_batch {
+    std::int64_t rowid = 0;
+    std::int64_t account = 0;
+    std::int64_t fair_base = 0;
+    std::int64_t ordinal = 0;
+    bool skip = false;
+    bool allow_duplicates = false;
+    bool seen_any = false;                                  // a `to` went into ingest_seen_to
+    placement blocked{job_state::ready, std::nullopt, {}};  // where new jobs of an inactive batch go
+    int priority = 0;
+    std::optional<std::int64_t> send_at;
+    std::optional<std::int64_t> expires_at;
+    std::string single_instance;
+    std::int64_t n_waiting = 0;
+    std::int64_t n_ready = 0;
+    std::int64_t n_held = 0;
+    std::int64_t n_cancelled = 0;
+};
+
+class ingest_state {
+  public:
+    ingest_state(write_context& w, const ingest_options& o) : w_(w), o_(o), now_(to_millis(o.now)) {
+        w_.prepared("DELETE FROM temp.ingest_seen_to").run();
+    }
+
+    void apply(ingest_chunk& c) {
+        for (batch_spec& b : c.batches) {
+            begin(b);
+        }
+        for (auto& [index, job] : c.jobs) {
+            if (index >= batches_.size()) {
+                throw_store_error(store_errc::invalid_argument, "a job refers to a batch that was not begun");
+            }
+            add(batches_[index], report_.batches[index], job);
+        }
+    }
+
+    ingest_report finish() {
+        for (std::size_t i = 0; i < batches_.size(); ++i) {
+            session_batch& b = batches_[i];
+            batch_ingest_report& r = report_.batches[i];
+            report_.inserted += r.inserted;
+            report_.already_present += r.already_present;
+            report_.duplicates += r.duplicates;
+            report_.conflicts += r.conflict ? 1 : 0;
+            if (r.inserted == 0) {
+                continue;
+            }
+            w_.count_new_jobs(b.rowid, job_state::waiting, b.n_waiting);
+            w_.count_new_jobs(b.rowid, job_state::ready, b.n_ready);
+            w_.count_new_jobs(b.rowid, job_state::held, b.n_held);
+            w_.count_new_jobs(b.rowid, job_state::cancelled, b.n_cancelled);
+            if (r.existed) {
+                // A finished batch that gets new jobs is not finished any more.
+                w_.prepared("UPDATE batches SET finished_at = NULL, updated_at = ?2 WHERE id = ?1")
+                    .bind(1, b.rowid)
+                    .bind(2, now_)
+                    .run();
+            }
+        }
+        if (any_seen_) {
+            w_.prepared("DELETE FROM temp.ingest_seen_to").run();
+        }
+        return std::move(report_);
+    }
+
+  private:
+    void begin(const batch_spec& spec) {
+        if (spec.id.empty() || spec.account.empty()) {
+            throw_store_error(store_errc::invalid_argument, "a batch needs an id and an account");
+        }
+        session_batch b;
+        batch_ingest_report r;
+        r.id = spec.id;
+        b.account = account_id(w_, spec.account, true);
+        b.allow_duplicates = spec.allow_duplicates;
+        b.priority = spec.priority;
+        b.send_at = opt_millis(spec.send_at);
+        b.expires_at = opt_millis(spec.expires_at);
+        if (spec.instance_ids.size() == 1) {
+            b.single_instance = spec.instance_ids.front();
+        }
+        auto& round = w_.prepared("SELECT dispatch_round FROM accounts WHERE id = ?1");
+        round.bind(1, b.account);
+        b.fair_base = round.step() ? round.int64(0) : 0;
+        round.reset();
+
+        auto& existing = w_.prepared(
+            "SELECT b.id, b.account_id, b.fingerprint, b.state, coalesce(b.hold_reason, ''), "
+            "(SELECT h.id FROM holds h WHERE h.scope = 'batch' AND h.subject = b.name AND h.released_at IS "
+            "NULL) "
+            "FROM batches b WHERE b.name = ?1");
+        existing.bind(1, spec.id);
+        if (existing.step()) {
+            b.rowid = existing.int64(0);
+            r.existed = true;
+            r.stored_fingerprint = existing.str(2);
+            // Read here, not from the guard cache: that one only knows batches with jobs still pending.
+            const batch_state state = parse_batch_state(existing.text(3)).value_or(batch_state::active);
+            if (state == batch_state::cancelled) {
+                b.blocked = {job_state::cancelled, std::nullopt, {}};
+            } else if (state != batch_state::active) {
+                const std::string reason = existing.str(4);
+                b.blocked = {job_state::held, existing.opt_int64(5),
+                             reason.empty() ? std::string(to_string(state)) : reason};
+            }
+            const bool other_account = existing.int64(1) != b.account;
+            const bool other_content = !spec.fingerprint.empty() && !r.stored_fingerprint.empty() &&
+                                       spec.fingerprint != r.stored_fingerprint;
+            existing.reset();
+            if (other_account || other_content) {
+                r.conflict = true;
+                b.skip = true;
+                if (o_.on_conflict == conflict_policy::reject_file) {
+                    throw_store_error(
+                        store_errc::batch_conflict,
+                        "batch " + spec.id + " is already queued " +
+                            (other_account ? std::string("for another account")
+                                           : "with other content (fingerprint " + r.stored_fingerprint +
+                                                 ", this file " + spec.fingerprint + ")"));
+                }
+            }
+        } else {
+            existing.reset();
+            w_.prepared(
+                  "INSERT INTO batches(name, account_id, source_file, fingerprint, priority, send_at, "
+                  "expires_at, "
+                  "window_from, window_to, window_tz, instance_ids, message, allow_duplicates, fair_base, "
+                  "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                  "?14, "
+                  "?15, ?15)")
+                .bind(1, spec.id)
+                .bind(2, b.account)
+                .bind(3, spec.source_file.empty() ? o_.source : spec.source_file)
+                .bind(4, spec.fingerprint)
+                .bind(5, spec.priority)
+                .bind(6, b.send_at)
+                .bind(7, b.expires_at)
+                .bind_text_or_null(8, spec.window ? std::string_view(spec.window->from) : std::string_view())
+                .bind_text_or_null(9, spec.window ? std::string_view(spec.window->to) : std::string_view())
+                .bind_text_or_null(10, spec.window ? std::string_view(spec.window->tz) : std::string_view())
+                .bind(11, json_string_array(spec.instance_ids))
+                .bind(12, spec.message_json.empty() ? std::string_view("null")
+                                                    : std::string_view(spec.message_json))
+                .bind(13, spec.allow_duplicates ? 1 : 0)
+                .bind(14, b.fair_base)
+                .bind(15, now_)
+                .run();
+            b.rowid = ::sqlite3_last_insert_rowid(w_.handle());
+            w_.prepared("INSERT INTO batch_counters(batch_id) VALUES (?1)").bind(1, b.rowid).run();
+        }
+        r.batch_rowid = b.rowid;
+        batches_.push_back(std::move(b));
+        report_.batches.push_back(std::move(r));
+    }
+
+    // A `to` repeated inside the batch (allowDuplicates off). The identity (batch, ref) already keeps a
+    // number that is its own ref from going in twice; numbers with another ref are remembered in the temp
+    // table for the length of this ingest, and also checked against the batch's jobs whose ref is that
+    // number.
+    bool duplicate_to(session_batch& b, const job_spec& j) {
+        if (b.allow_duplicates) {
+            return false;
+        }
+        if (j.ref != j.to) {
+            const int added = w_.prepared(
+                                    "INSERT INTO temp.ingest_seen_to(batch_id, to_number) VALUES (?1, ?2) "
+                                    "ON CONFLICT DO NOTHING")
+                                  .bind(1, b.rowid)
+                                  .bind_static(2, j.to)
+                                  .run();
+            b.seen_any = true;
+            any_seen_ = true;
+            if (added == 0) {
+                return true;
+            }
+            auto& s = w_.prepared("SELECT 1 FROM jobs WHERE batch_id = ?1 AND ref = ?2");
+            s.bind(1, b.rowid).bind_static(2, j.to);
+            const bool found = s.step();
+            s.reset();
+            return found;
+        }
+        if (!b.seen_any) {
+            return false;
+        }
+        auto& s = w_.prepared("SELECT 1 FROM temp.ingest_seen_to WHERE batch_id = ?1 AND to_number = ?2");
+        s.bind(1, b.rowid).bind_static(2, j.to);
+        const bool found = s.step();
+        s.reset();
+        return found;
+    }
+
+    void add(session_batch& b, batch_ingest_report& r, const job_spec& j) {
+        ++r.received;
+        if (b.skip) {
+            return;
+        }
+        if (j.ref.empty() || j.to.empty()) {
+            throw_store_error(store_errc::invalid_argument,
+                              "a job needs a ref and a to (line " + std::to_string(j.line) + ")");
+        }
+        if (duplicate_to(b, j)) {
+            ++r.duplicates;
+            return;
+        }
+        ++b.ordinal;
+        placement p = b.blocked;
+        std::int64_t next = now_;
+        const auto send_at = j.send_at ? std::optional<std::int64_t>(to_millis(*j.send_at)) : b.send_at;
+        if (p.state == job_state::ready && send_at && *send_at > now_) {
+            p.state = job_state::waiting;
+            next = *send_at;
+        } else if (send_at && *send_at > now_) {
+            next = *send_at;
+        }
+        const std::string_view instance =
+            j.instance_id.empty() ? std::string_view(b.single_instance) : j.instance_id;
+        const int inserted =
+            w_.prepared(
+                  "INSERT INTO jobs(batch_id, ref, to_number, payload, state, next_attempt_at, expires_at, "
+                  "instance_id, hold_id, hold_reason, fair_seq, account_id, priority, created_at, "
+                  "updated_at) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) "
+                  "ON CONFLICT (batch_id, ref) DO NOTHING")
+                .bind(1, b.rowid)
+                .bind_static(2, j.ref)
+                .bind_static(3, j.to)
+                .bind_static(
+                    4, j.payload_json.empty() ? std::string_view("null") : std::string_view(j.payload_json))
+                .bind_static(5, to_string(p.state))
+                .bind(6, next)
+                .bind(7, j.expires_at ? std::optional<std::int64_t>(to_millis(*j.expires_at)) : b.expires_at)
+                .bind_text_or_null(8, instance)
+                .bind(9, p.hold_id)
+                .bind_text_or_null(10, p.hold_reason)
+                .bind(11, fair_seq(b.fair_base, b.ordinal))
+                .bind(12, b.account)
+                .bind(13, j.priority.value_or(b.priority))
+                .bind(14, now_)
+                .run();
+        if (inserted == 0) {
+            ++r.already_present;
+            return;
+        }
+        ++r.inserted;
+        switch (p.state) {
+            case job_state::waiting:
+                ++b.n_waiting;
+                break;
+            case job_state::held:
+                ++b.n_held;
+                break;
+            case job_state::cancelled:
+                ++b.n_cancelled;
+                break;
+            default:
+                ++b.n_ready;
+                break;
+        }
+    }
+
+    write_context& w_;
+    const ingest_options& o_;
+    const std::int64_t now_;
+    std::vector<session_batch> batches_;
+    ingest_report report_;
+    bool any_seen_ = false;
+};
+
+class ingest_op final : public write_op {
+  public:
+    ingest_op(std::shared_ptr<ingest_channel> ch, ingest_options o) : ch_(std::move(ch)), o_(std::move(o)) {}
+
+    // A file's ingest is a transaction of its own: no savepoint, whose journal would copy every page it
+    // touches; if it fails, the transaction is rolled back and it was alone in it.
+    bool exclusive() const noexcept override { return true; }
+
+    bool run(write_context& w) override {
+        ingest_state state(w, o_);
+        for (;;) {
+            ingest_chunk c;
+            std::string why;
+            switch (ch_->pop(c, w.options().ingest_idle_timeout, why)) {
+                case ingest_channel::pop_status::aborted:
+                    throw_store_error(store_errc::ingest_aborted,
+                                      "ingest of " + o_.source + " aborted: " + why);
+                case ingest_channel::pop_status::timeout:
+                    throw_store_error(store_errc::ingest_timeout,
+                                      "ingest of " + o_.source + ": the producer sent nothing for " +
+                                          std::to_string(w.options().ingest_idle_timeout.count()) + " ms");
+                case ingest_channel::pop_status::chunk:
+                    break;
+            }
+            state.apply(c);
+            if (c.last) {
+                break;
+            }
+        }
+        result_.emplace(boost::system::in_place_value, state.finish());
+        return false;
+    }
+
+    void fail(store_error e) noexcept override {
+        result_.emplace(boost::system::in_place_error, std::move(e));
+    }
+
+    void complete() noexcept override {
+        if (!result_) {
+            result_.emplace(boost::system::in_place_error, make_store_error(store_errc::operation_failed));
+        }
+        ch_->writer_done(std::move(*result_));
+    }
+
+  private:
+    std::shared_ptr<ingest_channel> ch_;
+    ingest_options o_;
+    std::optional<store_result<ingest_report>> result_;
+};
+
+}  // namespace
+}  // namespace detail
+
+ingest_session::ingest_session(std::shared_ptr<detail::ingest_channel> channel, std::size_t chunk_jobs)
+    : channel_(std::move(channel)), chunk_jobs_(std::max<std::size_t>(1, chunk_jobs)) {
+    buffer_.jobs.reserve(chunk_jobs_);
+}
+
+ingest_session::~ingest_session() {
+    if (!ended_) {
+        channel_->abort("the ingest session was dropped unfinished");
+    }
+}
+
+std::size_t ingest_session::begin_batch(batch_spec spec) {
+    buffer_.batches.push_back(std::move(spec));
+    return batches_++;
+}
+
+void ingest_session::add_job(std::size_t batch, job_spec job) {
+    buffer_.jobs.emplace_back(static_cast<std::uint32_t>(batch), std::move(job));
+}
+
+detail::ingest_chunk ingest_session::take_buffer() {
+    detail::ingest_chunk c = std::move(buffer_);
+    buffer_ = {};
+    buffer_.jobs.reserve(chunk_jobs_);
+    return c;
+}
+
+store_result<void> ingest_session::flush() {
+    if (ended_) {
+        return make_store_error(store_errc::invalid_argument, "the ingest session has ended");
+    }
+    if (buffer_.jobs.empty() && buffer_.batches.empty()) {
+        return {};
+    }
+    return channel_->push(take_buffer());
+}
+
+void ingest_session::flush_async(std::unique_ptr<detail::completion<store_result<void>>> done) {
+    if (ended_) {
+        done->complete(make_store_error(store_errc::invalid_argument, "the ingest session has ended"));
+        return;
+    }
+    if (buffer_.jobs.empty() && buffer_.batches.empty()) {
+        done->complete({});
+        return;
+    }
+    channel_->push_async(take_buffer(), std::move(done));
+}
+
+store_result<ingest_report> ingest_session::finish() {
+    if (!ended_) {
+        ended_ = true;
+        channel_->push_last(take_buffer());
+    }
+    return channel_->wait_result();
+}
+
+void ingest_session::finish_async(std::unique_ptr<detail::completion<store_result<ingest_report>>> done) {
+    if (!ended_) {
+        ended_ = true;
+        channel_->push_last(take_buffer());
+    }
+    channel_->on_result(std::move(done));
+}
+
+void ingest_session::abort(std::string reason) {
+    if (!ended_) {
+        ended_ = true;
+        channel_->abort(std::move(reason));
+    }
+}
+
+std::unique_ptr<ingest_session> queue_store::begin_ingest(ingest_options options) {
+    const store_options& o = this->options();
+    auto channel = std::make_shared<detail::ingest_channel>(o.ingest_channel_chunks);
+    std::unique_ptr<ingest_session> session(new ingest_session(channel, o.ingest_chunk_jobs));
+    enqueue(std::make_unique<detail::ingest_op>(std::move(channel), std::move(options)));
+    return session;
+}
+
+}  // namespace msgflash::store

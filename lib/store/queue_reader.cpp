@@ -1,0 +1,181 @@
+#include "store/queue_reader.hpp"
+
+#include <sqlite3.h>
+
+#include "store/schema.hpp"
+#include "store/store_rows.hpp"
+
+namespace msgflash::store {
+namespace {
+
+template <typename F>
+auto guarded(F&& f) -> store_result<decltype(f())> {
+    try {
+        return f();
+    } catch (const store_exception& e) {
+        return e.error();
+    }
+}
+
+// Each call reads one snapshot: a read transaction around its statements.
+class read_txn {
+  public:
+    explicit read_txn(connection& db) : db_(db) { db_.exec("BEGIN"); }
+    ~read_txn() { ::sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr); }
+    read_txn(const read_txn&) = delete;
+    read_txn& operator=(const read_txn&) = delete;
+
+  private:
+    connection& db_;
+};
+
+}  // namespace
+
+store_result<queue_reader> queue_reader::open(const reader_options& options) {
+    return guarded([&] {
+        connection db(options.path, connection::mode::read_only);
+        apply_common_pragmas(db, static_cast<int>(options.busy_timeout.count()), options.cache_kib);
+        db.exec("PRAGMA query_only = ON");
+        {
+            read_txn t(db);
+            check_schema_for_reading(db);
+        }
+        return queue_reader(std::move(db));
+    });
+}
+
+store_result<std::optional<batch_info>> queue_reader::batch(const std::string& id) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(), std::string(detail::batch_select_sql) + " WHERE b.name = ?1");
+        s.bind(1, id);
+        std::optional<batch_info> b;
+        if (s.step()) {
+            b = detail::read_batch_row(db_.get(), s);
+        }
+        return b;
+    });
+}
+
+store_result<std::vector<batch_info>> queue_reader::batches(std::size_t limit) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(), std::string(detail::batch_select_sql) + " ORDER BY b.id DESC LIMIT ?1");
+        s.bind(1, static_cast<std::int64_t>(limit));
+        std::vector<batch_info> out;
+        while (s.step()) {
+            out.push_back(detail::read_batch_row(db_.get(), s));
+        }
+        return out;
+    });
+}
+
+store_result<std::vector<job_info>> queue_reader::jobs(const std::string& batch_id,
+                                                       std::optional<job_state> state,
+                                                       const std::string& after_ref, std::size_t limit) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(), std::string(detail::job_select_sql) +
+                                   " WHERE batch_id = (SELECT id FROM batches WHERE name = ?1) AND ref > ?2 "
+                                   "AND (?3 IS NULL OR state = ?3) ORDER BY ref LIMIT ?4");
+        s.bind(1, batch_id).bind(2, after_ref).bind(4, static_cast<std::int64_t>(limit));
+        if (state) {
+            s.bind(3, to_string(*state));
+        }
+        std::vector<job_info> out;
+        while (s.step()) {
+            out.push_back(detail::read_job_row(s));
+        }
+        return out;
+    });
+}
+
+store_result<std::optional<job_info>> queue_reader::job(std::int64_t id) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(), std::string(detail::job_select_sql) + " WHERE id = ?1");
+        s.bind(1, id);
+        std::optional<job_info> j;
+        if (s.step()) {
+            j = detail::read_job_row(s);
+        }
+        return j;
+    });
+}
+
+store_result<std::vector<attempt_record>> queue_reader::attempts(std::int64_t job_id) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(), std::string(detail::attempt_select_sql) + " WHERE job_id = ?1 ORDER BY n, id");
+        s.bind(1, job_id);
+        std::vector<attempt_record> out;
+        while (s.step()) {
+            out.push_back(detail::read_attempt_row(s));
+        }
+        return out;
+    });
+}
+
+store_result<std::vector<hold_info>> queue_reader::active_holds() {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(),
+                    std::string(detail::hold_select_sql) + " WHERE released_at IS NULL ORDER BY id");
+        std::vector<hold_info> out;
+        while (s.step()) {
+            out.push_back(detail::read_hold_row(s));
+        }
+        return out;
+    });
+}
+
+store_result<std::vector<account_shape>> queue_reader::shape() {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(
+            db_.get(),
+            "SELECT a.name, sum(c.total), sum(c.waiting), sum(c.ready), sum(c.inflight), sum(c.sent), "
+            "sum(c.failed), sum(c.dead), sum(c.expired), sum(c.cancelled), sum(c.held) FROM accounts a "
+            "JOIN batches b ON b.account_id = a.id JOIN batch_counters c ON c.batch_id = b.id "
+            "GROUP BY a.id ORDER BY a.name");
+        std::vector<account_shape> out;
+        while (s.step()) {
+            account_shape a;
+            a.account = s.str(0);
+            a.counts = {s.int64(1), s.int64(2), s.int64(3), s.int64(4), s.int64(5),
+                        s.int64(6), s.int64(7), s.int64(8), s.int64(9), s.int64(10)};
+            out.push_back(std::move(a));
+        }
+        return out;
+    });
+}
+
+store_result<number_usage> queue_reader::usage(const std::string& instance_id, timestamp now) {
+    return guarded([&] {
+        read_txn t(db_);
+        return detail::read_number_usage(db_.get(), instance_id, now);
+    });
+}
+
+store_result<int> queue_reader::schema_version() {
+    return guarded([&] {
+        read_txn t(db_);
+        return read_schema_version(db_);
+    });
+}
+
+store_result<std::string> queue_reader::integrity_check() {
+    return guarded([&] {
+        statement s(db_.get(), "PRAGMA integrity_check");
+        std::string out;
+        while (s.step()) {
+            if (!out.empty()) {
+                out += '\n';
+            }
+            out += s.text(0);
+        }
+        return out;
+    });
+}
+
+}  // namespace msgflash::store

@@ -1,0 +1,366 @@
+#include "store/queue_store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include "store/queue_ops.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+
+namespace msgflash::store {
+namespace detail {
+
+namespace {
+
+// SQLite keeps at most this much WAL on disk after a checkpoint has reset it.
+constexpr std::int64_t wal_size_limit_bytes = std::int64_t{64} << 20;
+
+store_error current_error() noexcept {
+    try {
+        throw;
+    } catch (const store_exception& e) {
+        return e.error();
+    } catch (const std::exception& e) {
+        return make_store_error(store_errc::operation_failed, e.what());
+    } catch (...) {
+        return make_store_error(store_errc::operation_failed, "unknown exception");
+    }
+}
+
+int count_commit(void* counter) {
+    static_cast<std::atomic<std::uint64_t>*>(counter)->fetch_add(1, std::memory_order_relaxed);
+    return 0;  // 0: let the commit proceed
+}
+
+}  // namespace
+
+struct writer_impl {
+    explicit writer_impl(store_options o)
+        : options(std::move(o)), log(options.logger ? options.logger : spdlog::default_logger()) {}
+
+    store_options options;
+    std::shared_ptr<spdlog::logger> log;
+
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<write_op>> queue;
+    bool stopping = false;
+
+    std::thread thread;
+    std::atomic<std::thread::id> thread_id{};
+
+    connection db;
+    std::unique_ptr<write_context> ctx;
+    recovery_report recovered;
+
+    std::atomic<std::uint64_t> groups{0};
+    std::atomic<std::uint64_t> commits{0};
+    std::atomic<std::uint64_t> ops{0};
+    std::atomic<std::uint64_t> failed_ops{0};
+    std::atomic<std::uint64_t> max_group{0};
+    std::atomic<std::uint64_t> lost_groups{0};
+
+    void setup() {
+        db = connection(options.path, connection::mode::read_write_create);
+        apply_common_pragmas(db, static_cast<int>(options.busy_timeout.count()), options.cache_kib);
+        if (db.query_text("PRAGMA journal_mode = WAL") != "wal") {
+            throw_store_error(store_errc::not_wal, "enabling WAL on " + options.path.string());
+        }
+        // DESIGN: durable before acknowledged — every commit fsyncs the WAL.
+        db.exec("PRAGMA synchronous = FULL");
+        // Debian builds SQLite with secure_delete on; FAST keeps freed content from lingering without the
+        // extra writes.
+        db.exec("PRAGMA secure_delete = FAST");
+        const std::string limit = "PRAGMA journal_size_limit = " + std::to_string(wal_size_limit_bytes);
+        db.exec(limit.c_str());
+        ::sqlite3_commit_hook(db.get(), &count_commit, &commits);
+        migrate(db, to_millis(options.now));
+        // Ingest's memory of the numbers seen in the batch being read (ingest.cpp); the temp database lives
+        // in a file (the build's TEMP_STORE=1), so it stays out of RAM.
+        db.exec(
+            "CREATE TEMP TABLE ingest_seen_to (batch_id INTEGER NOT NULL, to_number TEXT NOT NULL, "
+            "PRIMARY KEY (batch_id, to_number)) WITHOUT ROWID");
+        ctx = std::make_unique<write_context>(db, options);
+    }
+
+    void main(std::promise<store_result<void>>& ready) {
+        thread_id.store(std::this_thread::get_id());
+        try {
+            setup();
+            // Recovery runs before any caller's operation: nothing can be claimed while evidence of a crash
+            // is still inflight.
+            std::vector<std::unique_ptr<write_op>> group;
+            auto waiter = std::make_shared<blocking_completion<store_result<recovery_report>>>();
+            group.push_back(std::make_unique<command_op<recover_inflight>>(
+                recover_inflight{options.recovery, options.now},
+                std::make_unique<shared_completion<store_result<recovery_report>>>(waiter)));
+            run_group(group);
+            auto r = waiter->wait();
+            if (!r) {
+                throw store_exception(r.error());
+            }
+            recovered = *r;
+            if (recovered.inflight_found > 0) {
+                log->warn(
+                    "queue: {} job(s) were inflight when msgflashd stopped: recorded as ambiguous attempts "
+                    "({} retried, {} held, {} dead)",
+                    recovered.inflight_found, recovered.retried, recovered.held, recovered.dead);
+            }
+        } catch (...) {
+            ctx.reset();
+            db.close();
+            ready.set_value(store_result<void>(boost::system::in_place_error, current_error()));
+            return;
+        }
+        ready.set_value(store_result<void>());
+        loop();
+        ctx.reset();
+        db.close();
+    }
+
+    void loop() {
+        const std::size_t max_ops = std::max<std::size_t>(1, options.max_group_ops);
+        for (;;) {
+            std::vector<std::unique_ptr<write_op>> group;
+            {
+                std::unique_lock lock(m);
+                cv.wait(lock, [&] { return stopping || !queue.empty(); });
+                if (queue.empty()) {
+                    return;  // stopping, and nothing left
+                }
+                if (options.group_linger.count() > 0 && queue.size() < max_ops && !stopping) {
+                    cv.wait_for(lock, options.group_linger,
+                                [&] { return stopping || queue.size() >= max_ops; });
+                }
+                // An exclusive operation forms a group of its own; the others go together up to max_ops.
+                const bool alone = queue.front()->exclusive();
+                while (!queue.empty() && group.size() < max_ops &&
+                       (group.empty() || (!alone && !queue.front()->exclusive()))) {
+                    group.push_back(std::move(queue.front()));
+                    queue.pop_front();
+                }
+            }
+            run_group(group);
+        }
+    }
+
+    void exec_quietly(const char* sql) noexcept {
+        if (::sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+            log->error("queue: `{}` failed: {}", sql, ::sqlite3_errmsg(db.get()));
+        }
+    }
+
+    enum class fate { not_run, done, again, failed };
+
+    // One transaction for the whole group; a savepoint per operation.
+    void run_group(std::vector<std::unique_ptr<write_op>>& group) {
+        groups.fetch_add(1, std::memory_order_relaxed);
+        std::uint64_t prev = max_group.load(std::memory_order_relaxed);
+        while (group.size() > prev && !max_group.compare_exchange_weak(prev, group.size())) {
+        }
+        std::vector<fate> fates(group.size(), fate::not_run);
+        std::optional<store_error> lost;
+        try {
+            ctx->prepared("BEGIN IMMEDIATE").run();
+        } catch (...) {
+            lost = current_error();
+        }
+        const bool alone = group.size() == 1 && group.front()->exclusive();
+        for (std::size_t i = 0; i < group.size() && !lost; ++i) {
+            write_op& op = *group[i];
+            ops.fetch_add(1, std::memory_order_relaxed);
+            try {
+                if (!alone) {
+                    ctx->prepared("SAVEPOINT op").run();
+                }
+            } catch (...) {
+                lost = current_error();
+                break;
+            }
+            try {
+                const bool more = op.run(*ctx);
+                if (!alone) {
+                    ctx->prepared("RELEASE op").run();
+                }
+                ctx->op_succeeded();
+                fates[i] = more ? fate::again : fate::done;
+            } catch (...) {
+                store_error err = current_error();
+                failed_ops.fetch_add(1, std::memory_order_relaxed);
+                ctx->op_failed();
+                ctx->invalidate_caches();
+                fates[i] = fate::failed;
+                op.fail(err);
+                if (alone) {
+                    // Its own transaction: roll it back whole; nothing else was in it.
+                    if (::sqlite3_get_autocommit(db.get()) == 0) {
+                        exec_quietly("ROLLBACK");
+                    }
+                    ctx->transaction_ended();
+                    group[i]->complete();
+                    return;
+                }
+                if (::sqlite3_get_autocommit(db.get()) != 0) {
+                    // SQLite itself rolled back the whole transaction (I/O error, disk full): the group is
+                    // gone.
+                    lost = make_store_error(store_errc::transaction_lost,
+                                            "the group's transaction was rolled back: " + err.message());
+                    break;
+                }
+                try {
+                    ctx->prepared("ROLLBACK TO op").run();
+                    ctx->prepared("RELEASE op").run();
+                } catch (...) {
+                    lost = current_error();
+                }
+            }
+        }
+        if (!lost) {
+            try {
+                ctx->before_commit();
+                ctx->prepared("COMMIT").run();
+            } catch (...) {
+                lost = current_error();
+            }
+        }
+        ctx->transaction_ended();
+        if (lost) {
+            lost_groups.fetch_add(1, std::memory_order_relaxed);
+            ctx->invalidate_caches();
+            if (::sqlite3_get_autocommit(db.get()) == 0) {
+                exec_quietly("ROLLBACK");
+            }
+            log->error("queue: a write transaction of {} operation(s) was lost: {}", group.size(),
+                       lost->message());
+        }
+        std::vector<std::unique_ptr<write_op>> requeue_front;
+        std::vector<std::unique_ptr<write_op>> requeue_back;
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            switch (fates[i]) {
+                case fate::not_run:
+                    if (lost) {
+                        requeue_front.push_back(std::move(group[i]));  // untouched: try them again
+                    }
+                    break;
+                case fate::done:
+                case fate::again:
+                    if (lost) {
+                        group[i]->fail(*lost);
+                        group[i]->complete();
+                    } else if (fates[i] == fate::again) {
+                        requeue_back.push_back(std::move(group[i]));
+                    } else {
+                        group[i]->complete();
+                    }
+                    break;
+                case fate::failed:
+                    group[i]->complete();
+                    break;
+            }
+        }
+        if (!requeue_front.empty() || !requeue_back.empty()) {
+            std::lock_guard lock(m);
+            for (auto it = requeue_front.rbegin(); it != requeue_front.rend(); ++it) {
+                queue.push_front(std::move(*it));
+            }
+            for (auto& op : requeue_back) {
+                queue.push_back(std::move(op));
+            }
+        }
+    }
+};
+
+}  // namespace detail
+
+namespace {
+
+// SQLite's allocation statistics take a global mutex on every malloc; Debian's build also has no lookaside
+// allocator, so the writer mallocs a lot. Nothing reads those statistics: turn them off, once, before SQLite
+// initializes (if something in the process already initialized it, the call fails and changes nothing).
+void tune_sqlite_once() {
+    static const int done = [] {
+        ::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        return 0;
+    }();
+    (void)done;
+}
+
+}  // namespace
+
+store_result<std::unique_ptr<queue_store>> queue_store::open(store_options options) {
+    tune_sqlite_once();
+    auto impl = std::make_unique<detail::writer_impl>(std::move(options));
+    std::promise<store_result<void>> ready;
+    auto started = ready.get_future();
+    impl->thread = std::thread([p = impl.get(), &ready] { p->main(ready); });
+    auto r = started.get();
+    if (!r) {
+        impl->thread.join();
+        return r.error();
+    }
+    return std::unique_ptr<queue_store>(new queue_store(std::move(impl)));
+}
+
+queue_store::queue_store(std::unique_ptr<detail::writer_impl> impl) : impl_(std::move(impl)) {}
+
+queue_store::~queue_store() {
+    close();
+}
+
+void queue_store::close() {
+    {
+        std::lock_guard lock(impl_->m);
+        impl_->stopping = true;
+    }
+    impl_->cv.notify_all();
+    if (impl_->thread.joinable() && !on_writer_thread()) {
+        impl_->thread.join();
+    }
+}
+
+const store_options& queue_store::options() const noexcept {
+    return impl_->options;
+}
+
+const recovery_report& queue_store::recovery() const noexcept {
+    return impl_->recovered;
+}
+
+writer_stats queue_store::stats() const noexcept {
+    writer_stats s;
+    s.groups = impl_->groups.load();
+    s.commits = impl_->commits.load();
+    s.ops = impl_->ops.load();
+    s.failed_ops = impl_->failed_ops.load();
+    s.max_group = impl_->max_group.load();
+    s.lost_groups = impl_->lost_groups.load();
+    return s;
+}
+
+void queue_store::enqueue(std::unique_ptr<detail::write_op> op) {
+    {
+        std::lock_guard lock(impl_->m);
+        if (!impl_->stopping) {
+            impl_->queue.push_back(std::move(op));
+            impl_->cv.notify_one();
+            return;
+        }
+    }
+    op->fail(make_store_error(store_errc::closed, "the queue is closing"));
+    op->complete();
+}
+
+bool queue_store::on_writer_thread() const noexcept {
+    return impl_->thread_id.load() == std::this_thread::get_id();
+}
+
+}  // namespace msgflash::store

@@ -1,0 +1,289 @@
+// What the queue's operations take and give back: plain structs, no SQLite. Times are injected (`now`),
+// never read from a clock inside the store.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace msgflash::store {
+
+// retry.on_ambiguous, as the store applies it to jobs found inflight at start (the daemon maps its config).
+enum class ambiguous_action { retry, hold };
+
+struct recovery_policy {
+    ambiguous_action on_ambiguous = ambiguous_action::retry;
+    int max_attempts = 0;  // retry.max_attempts: a recovered job that used them all is dead; 0: no limit
+};
+
+struct store_options {
+    std::filesystem::path path{};
+    std::chrono::milliseconds busy_timeout{5'000};
+    // SQLite's page cache for the writer. Bounded memory (DESIGN): the ingest benchmark's RSS cap is 64 MiB.
+    std::int64_t cache_kib = 16 * 1024;
+    // Group commit: the writer takes at most this many pending operations into one transaction…
+    std::size_t max_group_ops = 512;
+    // …and, when fewer are pending, waits at most this long for more before it begins (0: take what is
+    // there; operations that arrive during a commit form the next group anyway).
+    std::chrono::microseconds group_linger{0};
+    // Ingest: chunks of jobs buffered between the producer and the writer, and how long the writer waits for
+    // the next one before giving up on a stalled producer (the writer is blocked meanwhile).
+    std::size_t ingest_chunk_jobs = 2'048;
+    std::size_t ingest_channel_chunks = 4;
+    std::chrono::milliseconds ingest_idle_timeout{30'000};
+    // Bulk changes (pause, cancel, release, retry, expire) move at most this many jobs per transaction, so
+    // that dispatch never waits long behind them.
+    std::size_t bulk_chunk_jobs = 5'000;
+    // Recovery of jobs left inflight, run by open() before any other operation.
+    recovery_policy recovery{};
+    timestamp now{};                           // the time recovery stamps (the daemon passes its clock's now)
+    std::shared_ptr<spdlog::logger> logger{};  // null: spdlog's default logger
+};
+
+struct recovery_report {
+    std::size_t inflight_found = 0;  // each became an ambiguous attempt (outcome crash-recovery)
+    std::size_t retried = 0;         // back to ready, due now
+    std::size_t held = 0;            // held with reason 'ambiguous'
+    std::size_t dead = 0;            // already at retry.max_attempts
+};
+
+struct writer_stats {
+    std::uint64_t groups = 0;       // transactions begun
+    std::uint64_t commits = 0;      // transactions committed (counted by SQLite's commit hook)
+    std::uint64_t ops = 0;          // operations run (each chunk of a chunked one counts)
+    std::uint64_t failed_ops = 0;   // operations rolled back to their savepoint
+    std::uint64_t max_group = 0;    // the most operations one transaction carried
+    std::uint64_t lost_groups = 0;  // transactions that failed to commit
+};
+
+// ---- what the queue holds -------------------------------------------------------------------------------
+
+struct batch_counts {
+    std::int64_t total = 0;
+    std::int64_t waiting = 0;
+    std::int64_t ready = 0;
+    std::int64_t inflight = 0;
+    std::int64_t sent = 0;
+    std::int64_t failed = 0;
+    std::int64_t dead = 0;
+    std::int64_t expired = 0;
+    std::int64_t cancelled = 0;
+    std::int64_t held = 0;
+
+    std::int64_t pending() const noexcept { return waiting + ready + inflight + held; }
+    friend bool operator==(const batch_counts&, const batch_counts&) = default;
+};
+
+struct batch_info {
+    std::int64_t rowid = 0;
+    std::string id{};  // the idempotency id
+    std::string account{};
+    std::string source_file{};
+    std::string fingerprint{};
+    int priority = 0;
+    std::optional<timestamp> send_at{};
+    std::optional<timestamp> expires_at{};
+    std::optional<sending_window> window{};
+    std::vector<std::string> instance_ids{};
+    std::string message_json{};
+    bool allow_duplicates = false;
+    batch_state state = batch_state::active;
+    std::string hold_reason{};
+    timestamp created_at{};
+    std::optional<timestamp> finished_at{};
+    batch_counts counts{};
+};
+
+struct job_info {
+    std::int64_t id = 0;
+    std::int64_t batch_id = 0;
+    std::string ref{};
+    std::string to{};
+    std::string payload_json{};
+    job_state state = job_state::ready;
+    int attempts = 0;
+    timestamp next_attempt_at{};
+    std::optional<timestamp> expires_at{};
+    std::string last_code{};
+    std::string message_id{};
+    std::string api_status{};
+    bool ambiguous = false;
+    std::string instance_id{};
+    std::optional<std::int64_t> hold_id{};
+    std::string hold_reason{};
+    std::int64_t fair_seq = 0;
+    int priority = 0;
+    timestamp created_at{};
+    timestamp updated_at{};
+    std::optional<timestamp> sent_at{};
+};
+
+// ---- ingest ----------------------------------------------------------------------------------------------
+
+enum class conflict_policy {
+    reject_file,  // a batch id already queued with another fingerprint fails the whole ingest
+    skip_batch,   // that batch's jobs are skipped and reported; the file's other batches go in
+};
+
+struct ingest_options {
+    timestamp now{};
+    conflict_policy on_conflict = conflict_policy::reject_file;
+    std::string source{};  // the file, for logs
+};
+
+struct batch_ingest_report {
+    std::string id{};
+    std::int64_t batch_rowid = 0;
+    bool existed = false;   // the batch id was already queued (a re-drop, or a line file adding to it)
+    bool conflict = false;  // …with another fingerprint (stored_fingerprint); its jobs were not queued
+    std::string stored_fingerprint{};
+    std::uint64_t received = 0;         // jobs the producer sent for this batch
+    std::uint64_t inserted = 0;         // newly queued
+    std::uint64_t already_present = 0;  // (batch, ref) already queued: not queued again
+    std::uint64_t duplicates = 0;       // a `to` repeated inside the batch (allow_duplicates off)
+};
+
+struct ingest_report {
+    std::vector<batch_ingest_report> batches{};  // in the order the producer began them
+    std::uint64_t inserted = 0;
+    std::uint64_t already_present = 0;
+    std::uint64_t duplicates = 0;
+    std::uint64_t conflicts = 0;
+};
+
+// ---- dispatch --------------------------------------------------------------------------------------------
+
+struct claim_request {
+    std::string account{};
+    std::size_t max_jobs = 1;
+    timestamp now{};
+    // Waiting jobs of the account that became due are promoted to ready first, at most this many per claim.
+    std::size_t promote_budget = 1'024;
+    // Ready jobs found unusable (expired, batch paused/cancelled, number held) are moved out of the way as
+    // the claim meets them; at most this many per claim, so one claim's cost stays bounded.
+    std::size_t skip_budget = 4'096;
+};
+
+struct claimed_job {
+    std::int64_t id = 0;
+    std::int64_t batch_id = 0;
+    std::string ref{};
+    std::string to{};
+    std::string payload_json{};
+    std::string instance_id{};  // pinned at ingest; empty: the engine picks one of the batch's numbers
+    int attempt = 0;            // this attempt's number (1 for the first)
+    int priority = 0;
+    std::int64_t fair_seq = 0;
+    bool ambiguous_before = false;  // an earlier attempt may have been sent
+    std::optional<timestamp> expires_at{};
+    timestamp created_at{};
+};
+
+struct hold_info {
+    std::int64_t id = 0;
+    hold_scope scope = hold_scope::key;
+    std::string subject{};
+    std::string cause{};
+    std::string reason_code{};
+    timestamp since{};
+    std::optional<timestamp> until{};
+};
+
+struct claim_result {
+    std::vector<claimed_job> jobs{};          // now inflight (committed), in claim order
+    std::size_t promoted = 0;                 // waiting → ready on the way
+    std::size_t expired = 0;                  // met past their expiry
+    std::size_t held = 0;                     // met with their batch or number held
+    std::size_t cancelled = 0;                // met with their batch cancelled
+    std::optional<hold_info> account_hold{};  // the account is held: nothing was claimed
+};
+
+// The hold a job result or a hold request refers to; created when no hold on that subject is active.
+struct hold_target {
+    hold_scope scope = hold_scope::key;
+    std::string subject{};
+    std::string cause{};
+    std::string reason_code{};
+    std::optional<timestamp> until{};
+};
+
+// What one attempt's answer did to its job (the engine decides; the store records and checks).
+struct job_result {
+    attempt_record attempt{};  // attempt.job_id and attempt.n identify the claim this answers
+    job_state new_state = job_state::sent;
+    std::optional<timestamp> next_attempt_at{};  // waiting (required), ready (default: now)
+    std::string last_code{};                     // empty: attempt.api_code
+    std::string api_status{};                    // sent: the API's data.status
+    std::string instance_id{};                   // the number used; empty: as claimed
+    std::optional<hold_target> hold{};           // held: which hold (required)
+    bool count_send = false;                     // add one send to instance_id's minute/hour/day counters
+    std::optional<timestamp> reconcile_at{};     // sent: first delivery check (default: attempt.finished_at)
+    timestamp now{};
+};
+
+// Gives a claimed job back without an attempt (its request was never written): shutdown, a closed sending
+// window, a number that cannot take it now.
+struct unclaim_request {
+    std::int64_t job_id = 0;
+    int attempt = 0;                         // the claim's attempt number
+    job_state new_state = job_state::ready;  // ready or waiting
+    std::optional<timestamp> next_attempt_at{};
+    timestamp now{};
+};
+
+// ---- holds and operator commands -------------------------------------------------------------------------
+
+struct hold_request {
+    hold_target target{};
+    timestamp now{};
+};
+
+struct release_report {
+    bool was_held = false;
+    std::uint64_t jobs_resumed = 0;
+};
+
+struct batch_change_report {
+    batch_state state = batch_state::active;
+    std::uint64_t jobs_changed = 0;
+};
+
+// ---- counters and reconciliation -------------------------------------------------------------------------
+
+// Sends by one number: the current fixed UTC windows and sliding sums over the last hour and day.
+struct number_usage {
+    std::int64_t this_minute = 0;
+    std::int64_t this_hour = 0;
+    std::int64_t this_day = 0;
+    std::int64_t last_60_minutes = 0;  // sum of the minute windows that started within the last hour
+    std::int64_t last_24_hours = 0;    // sum of the hour windows that started within the last 24 h
+};
+
+struct delivery_check {
+    std::int64_t job_id = 0;
+    std::string message_id{};
+    std::string status{};  // last known, empty if none yet
+    timestamp sent_at{};
+};
+
+struct delivery_update {
+    std::int64_t job_id = 0;
+    std::string status{};  // as the API reports it (queued, sent, delivered, read, failed)
+    std::optional<timestamp> status_at{};
+    timestamp checked_at{};
+    std::optional<timestamp> next_check_at{};  // NULL with settled: done
+    std::string settled{};                     // the final status, or "gave-up"; empty: keep polling
+};
+
+}  // namespace msgflash::store

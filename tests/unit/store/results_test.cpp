@@ -1,0 +1,250 @@
+// Results, attempts, holds from answers, unclaims, retries of dead jobs, per-number counters (surviving a
+// restart), delivery reconciliation rows, finished batches.
+#include "tests/unit/store/store_test_support.hpp"
+
+namespace msgflash::store::test {
+namespace {
+
+using StoreResults = store_fixture;
+
+TEST_F(StoreResults, SentRecordsTheAttemptTheMessageAndTheDelivery) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
+    auto c = claim(*store_, "shop", 1);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    auto state = store_->submit(record_result{sent_result(c.jobs[0])});
+    ASSERT_TRUE(state) << state.error().message();
+    EXPECT_EQ(*state, job_state::sent);
+    auto reader = queue_reader::open({.path = db_});
+    ASSERT_TRUE(reader);
+    auto job = reader->job(c.jobs[0].id);
+    ASSERT_TRUE(job && *job);
+    EXPECT_EQ((*job)->state, job_state::sent);
+    EXPECT_EQ((*job)->message_id, "msg-" + std::to_string(c.jobs[0].id));
+    EXPECT_EQ((*job)->api_status, "queued");
+    EXPECT_EQ((*job)->sent_at, t0 + 120ms);
+    auto attempts = reader->attempts(c.jobs[0].id);
+    ASSERT_TRUE(attempts);
+    ASSERT_EQ(attempts->size(), 1u);
+    EXPECT_EQ((*attempts)[0].n, 1);
+    EXPECT_EQ((*attempts)[0].http_status, 200u);
+    EXPECT_EQ((*attempts)[0].latency_ms, 120);
+    EXPECT_EQ((*attempts)[0].outcome, attempt_outcome::sent);
+    // Reconciliation picks it up, leased so that it is not handed out twice.
+    auto due = store_->submit(
+        claim_deliveries{.account = "shop", .now = t0 + 1s, .limit = 10, .lease_until = t0 + 1min});
+    ASSERT_TRUE(due);
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ((*due)[0].message_id, "msg-" + std::to_string(c.jobs[0].id));
+    auto again = store_->submit(
+        claim_deliveries{.account = "shop", .now = t0 + 2s, .limit = 10, .lease_until = t0 + 1min});
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty());
+    ASSERT_TRUE(store_->submit(record_delivery{delivery_update{.job_id = c.jobs[0].id,
+                                                               .status = "delivered",
+                                                               .status_at = t0 + 5s,
+                                                               .checked_at = t0 + 1min,
+                                                               .settled = "delivered"}}));
+    EXPECT_EQ(text_scalar(db_, "SELECT settled FROM deliveries"), "delivered");
+    EXPECT_FALSE(store_->submit(record_delivery{delivery_update{.job_id = 999'999, .checked_at = t0}}));
+}
+
+TEST_F(StoreResults, RetryWaitsAndComesBackWithTheNextAttemptNumber) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 1));
+    auto c = claim(*store_, "shop", 1);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    job_result r = sent_result(c.jobs[0]);
+    r.new_state = job_state::waiting;
+    r.next_attempt_at = t0 + 4s;
+    r.attempt.outcome = attempt_outcome::retry;
+    r.attempt.http_status = 502;
+    r.attempt.api_code = "PROVIDER_TIMEOUT";
+    r.attempt.message_id.clear();
+    ASSERT_TRUE(store_->submit(record_result{r}));
+    EXPECT_TRUE(claim(*store_, "shop", 1, t0 + 3s).jobs.empty());
+    auto second = claim(*store_, "shop", 1, t0 + 4s);
+    ASSERT_EQ(second.jobs.size(), 1u);
+    EXPECT_EQ(second.jobs[0].attempt, 2);
+    EXPECT_EQ(text_scalar(db_, "SELECT last_code FROM jobs"), "PROVIDER_TIMEOUT");
+    // A result for the first attempt now is stale.
+    auto stale = store_->submit(record_result{r});
+    ASSERT_FALSE(stale);
+    EXPECT_EQ(stale.error().code, make_error_code(store_errc::stale_result));
+}
+
+TEST_F(StoreResults, RateLimitedIsNotAnAttemptAndGoesBackToTheFront) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
+    auto c = claim(*store_, "shop", 1);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    job_result r = sent_result(c.jobs[0]);
+    r.new_state = job_state::ready;
+    r.attempt.outcome = attempt_outcome::rate_limited;
+    r.attempt.http_status = 429;
+    r.attempt.api_code = "API_RATE_LIMIT_EXCEEDED";
+    r.attempt.counted = false;
+    r.attempt.message_id.clear();
+    r.count_send = false;
+    ASSERT_TRUE(store_->submit(record_result{r}));
+    auto again = claim(*store_, "shop", 1);
+    ASSERT_EQ(again.jobs.size(), 1u);
+    EXPECT_EQ(again.jobs[0].id, c.jobs[0].id);  // the front of the line
+    EXPECT_EQ(again.jobs[0].attempt, 1);        // no attempt consumed
+}
+
+TEST_F(StoreResults, AnswerThatHoldsTheNumberHoldsTheJobWithoutAnAttempt) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
+    auto c = claim(*store_, "shop", 1);
+    job_result r = sent_result(c.jobs[0]);
+    r.new_state = job_state::held;
+    r.attempt.outcome = attempt_outcome::held;
+    r.attempt.http_status = 403;
+    r.attempt.api_code = "INSTANCE_NOT_ASSIGNED";
+    r.attempt.counted = false;
+    r.attempt.message_id.clear();
+    r.hold =
+        hold_target{hold_scope::number, c.jobs[0].instance_id, "configuration", "INSTANCE_NOT_ASSIGNED", {}};
+    auto st = store_->submit(record_result{r});
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_EQ(*st, job_state::held);
+    // The other job of that number is held when a claim meets it.
+    auto next = claim(*store_, "shop", 5);
+    EXPECT_TRUE(next.jobs.empty());
+    EXPECT_EQ(next.held, 1u);
+    auto rel = store_->submit(release_hold(hold_scope::number, c.jobs[0].instance_id, t0 + 1min));
+    ASSERT_TRUE(rel);
+    EXPECT_EQ(rel->jobs_resumed, 2u);
+    auto back = claim(*store_, "shop", 5, t0 + 1min);
+    ASSERT_EQ(back.jobs.size(), 2u);
+    for (const auto& j : back.jobs) {
+        EXPECT_EQ(j.attempt, 1);
+    }
+}
+
+TEST_F(StoreResults, InvalidResultsAreRefusedAndChangeNothing) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 1));
+    auto c = claim(*store_, "shop", 1);
+    job_result r = sent_result(c.jobs[0]);
+    r.new_state = job_state::waiting;  // without next_attempt_at
+    EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::invalid_argument));
+    r.new_state = job_state::held;  // without a hold
+    EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::invalid_argument));
+    r.new_state = job_state::inflight;
+    EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::invalid_transition));
+    r = sent_result(c.jobs[0]);
+    r.attempt.job_id = 123'456;
+    EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::not_found));
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 0);
+    // Several in one operation: each its own verdict.
+    auto many = store_->submit(record_results{{sent_result(c.jobs[0]), r}});
+    ASSERT_TRUE(many);
+    ASSERT_EQ(many->size(), 2u);
+    EXPECT_TRUE((*many)[0]);
+    EXPECT_FALSE((*many)[1]);
+}
+
+TEST_F(StoreResults, UnclaimGivesTheJobBackWithoutAnAttempt) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 1));
+    auto c = claim(*store_, "shop", 1);
+    auto st = store_->submit(unclaim_job{unclaim_request{.job_id = c.jobs[0].id,
+                                                         .attempt = 1,
+                                                         .new_state = job_state::waiting,
+                                                         .next_attempt_at = t0 + 8h,
+                                                         .now = t0}});
+    ASSERT_TRUE(st);
+    EXPECT_EQ(*st, job_state::waiting);
+    EXPECT_TRUE(claim(*store_, "shop", 1, t0 + 7h).jobs.empty());
+    auto back = claim(*store_, "shop", 1, t0 + 8h);
+    ASSERT_EQ(back.jobs.size(), 1u);
+    EXPECT_EQ(back.jobs[0].attempt, 1);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 0);
+}
+
+TEST_F(StoreResults, DeadJobsAreRetriedByTheOperator) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
+    auto c = claim(*store_, "shop", 2);
+    for (const auto& j : c.jobs) {
+        job_result r = sent_result(j);
+        r.new_state = job_state::dead;
+        r.attempt.outcome = attempt_outcome::retry;
+        r.attempt.http_status = 503;
+        r.attempt.message_id.clear();
+        ASSERT_TRUE(store_->submit(record_result{r}));
+    }
+    auto info = store_->submit(get_batch{.id = "b"});
+    EXPECT_EQ(info->counts.dead, 2);
+    auto n = store_->submit(retry_batch("b", t0 + 1h));
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 2u);
+    auto again = claim(*store_, "shop", 5, t0 + 1h);
+    ASSERT_EQ(again.jobs.size(), 2u);
+    EXPECT_EQ(again.jobs[0].attempt, 1);                         // a fresh budget of attempts
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 2);  // history kept
+}
+
+TEST_F(StoreResults, CountersSurviveReopening) {
+    const std::string number = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
+    for (const auto& j : claim(*store_, "shop", 3).jobs) {
+        ASSERT_TRUE(store_->submit(record_result{sent_result(j)}));
+    }
+    ASSERT_TRUE(store_->submit(add_sends{.instance_id = number, .now = t0 + 2h, .count = 4}));
+    auto u = store_->submit(read_usage{.instance_id = number, .now = t0 + 2h});
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->this_minute, 4);
+    EXPECT_EQ(u->this_hour, 4);
+    EXPECT_EQ(u->this_day, 7);
+    EXPECT_EQ(u->last_60_minutes, 4);
+    EXPECT_EQ(u->last_24_hours, 7);
+
+    reopen(options_for(db_, t0 + 2h));
+    auto after = store_->submit(read_usage{.instance_id = number, .now = t0 + 2h});
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->this_day, 7);
+    EXPECT_EQ(after->last_24_hours, 7);
+    auto reader = queue_reader::open({.path = db_});
+    ASSERT_TRUE(reader);
+    auto ru = reader->usage(number, t0 + 2h);
+    ASSERT_TRUE(ru);
+    EXPECT_EQ(ru->this_day, 7);
+    // The next UTC day starts from zero; old windows are pruned.
+    auto tomorrow = store_->submit(read_usage{.instance_id = number, .now = t0 + 24h});
+    ASSERT_TRUE(tomorrow);
+    EXPECT_EQ(tomorrow->this_day, 0);
+    auto pruned = store_->submit(prune_counters{.now = t0 + 72h});
+    ASSERT_TRUE(pruned);
+    EXPECT_EQ(*pruned, 4u);  // two minute windows, two hour windows
+}
+
+TEST_F(StoreResults, FinishedBatchesAreCollectedOnce) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
+    auto c = claim(*store_, "shop", 2);
+    auto none = store_->submit(collect_finished_batches{.now = t0});
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->empty());
+    for (const auto& j : c.jobs) {
+        ASSERT_TRUE(store_->submit(record_result{sent_result(j)}));
+    }
+    auto done = store_->submit(collect_finished_batches{.now = t0 + 1s});
+    ASSERT_TRUE(done);
+    EXPECT_EQ(*done, std::vector<std::string>{"b"});
+    auto again = store_->submit(collect_finished_batches{.now = t0 + 2s});
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty());
+}
+
+TEST_F(StoreResults, ExpiryEndsPendingJobsOfExpiredBatches) {
+    auto b = make_batch("b");
+    b.expires_at = t0 + 1h;
+    b.send_at = t0 + 30min;
+    ASSERT_TRUE(ingest_batch(*store_, b, 10));
+    auto n = store_->submit(expire_due(t0 + 59min));
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 0u);
+    n = store_->submit(expire_due(t0 + 1h));
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 10u);
+    auto info = store_->submit(get_batch{.id = "b"});
+    EXPECT_EQ(info->counts.expired, 10);
+}
+
+}  // namespace
+}  // namespace msgflash::store::test
