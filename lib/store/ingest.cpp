@@ -201,8 +201,9 @@ class ingest_state {
             if (index >= batches_.size()) {
                 throw_store_error(store_errc::invalid_argument, "a job refers to a batch that was not begun");
             }
-            add(batches_[index], report_.batches[index], job);
+            add(index, job);
         }
+        flush();  // the rows point into this chunk
     }
 
     ingest_report finish() {
@@ -360,7 +361,9 @@ class ingest_state {
         return found;
     }
 
-    void add(session_batch& b, batch_ingest_report& r, const job_spec& j) {
+    void add(std::size_t index, const job_spec& j) {
+        session_batch& b = batches_[index];
+        batch_ingest_report& r = report_.batches[index];
         ++r.received;
         if (b.skip) {
             return;
@@ -369,65 +372,130 @@ class ingest_state {
             throw_store_error(store_errc::invalid_argument,
                               "a job needs a ref and a to (line " + std::to_string(j.line) + ")");
         }
+        if (!b.allow_duplicates && j.ref != j.to) {
+            flush();  // duplicate_to reads the jobs table: what is buffered must be in it
+        }
         if (duplicate_to(b, j)) {
             ++r.duplicates;
             return;
         }
         ++b.ordinal;
-        placement p = b.blocked;
+        job_state state = b.blocked.state;
         std::int64_t next = now_;
         const auto send_at = j.send_at ? std::optional<std::int64_t>(to_millis(*j.send_at)) : b.send_at;
-        if (p.state == job_state::ready && send_at && *send_at > now_) {
-            p.state = job_state::waiting;
+        if (send_at && *send_at > now_) {
             next = *send_at;
-        } else if (send_at && *send_at > now_) {
-            next = *send_at;
+            if (state == job_state::ready) {
+                state = job_state::waiting;
+            }
         }
-        const std::string_view instance =
-            j.instance_id.empty() ? std::string_view(b.single_instance) : j.instance_id;
-        const int inserted =
-            w_.prepared(
-                  "INSERT INTO jobs(batch_id, ref, to_number, payload, state, next_attempt_at, expires_at, "
-                  "instance_id, hold_id, hold_reason, fair_seq, account_id, priority, created_at, "
-                  "updated_at) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) "
-                  "ON CONFLICT (batch_id, ref) DO NOTHING")
-                .bind(1, b.rowid)
-                .bind_static(2, j.ref)
-                .bind_static(3, j.to)
-                .bind_static(
-                    4, j.payload_json.empty() ? std::string_view("null") : std::string_view(j.payload_json))
-                .bind_static(5, to_string(p.state))
-                .bind(6, next)
-                .bind(7, j.expires_at ? std::optional<std::int64_t>(to_millis(*j.expires_at)) : b.expires_at)
-                .bind_text_or_null(8, instance)
-                .bind(9, p.hold_id)
-                .bind_text_or_null(10, p.hold_reason)
-                .bind(11, fair_seq(b.fair_base, b.ordinal))
-                .bind(12, b.account)
-                .bind(13, j.priority.value_or(b.priority))
-                .bind(14, now_)
-                .run();
-        if (inserted == 0) {
-            ++r.already_present;
+        if (!rows_.empty() && (pending_batch_ != index || pending_state_ != state)) {
+            flush();
+        }
+        pending_batch_ = index;
+        pending_state_ = state;
+        rows_.push_back(pending_row{
+            j.ref, j.to, j.payload_json.empty() ? std::string_view("null") : std::string_view(j.payload_json),
+            j.instance_id.empty() ? std::string_view(b.single_instance) : std::string_view(j.instance_id),
+            next, j.expires_at ? std::optional<std::int64_t>(to_millis(*j.expires_at)) : b.expires_at,
+            fair_seq(b.fair_base, b.ordinal), j.priority.value_or(b.priority)});
+    }
+
+  public:
+    // Inserts what is buffered: runs of rows of one batch and one initial state, rows_per_insert at a time
+    // (one INSERT of many rows costs SQLite far less per row than one INSERT each). Before the chunk whose
+    // text the rows point into goes away.
+    void flush() {
+        if (rows_.empty()) {
             return;
         }
-        ++r.inserted;
-        switch (p.state) {
-            case job_state::waiting:
-                ++b.n_waiting;
-                break;
-            case job_state::held:
-                ++b.n_held;
-                break;
-            case job_state::cancelled:
-                ++b.n_cancelled;
-                break;
-            default:
-                ++b.n_ready;
-                break;
+        session_batch& b = batches_[pending_batch_];
+        batch_ingest_report& r = report_.batches[pending_batch_];
+        const job_state state = pending_state_;
+        std::size_t i = 0;
+        while (i < rows_.size()) {
+            const std::size_t n = rows_.size() - i >= rows_per_insert ? rows_per_insert : 1;
+            statement& st = w_.prepared(n == rows_per_insert ? insert_sql(rows_per_insert).c_str()
+                                                             : insert_sql(1).c_str());
+            st.bind(1, b.rowid)
+                .bind_static(2, to_string(state))
+                .bind(3, b.blocked.hold_id)
+                .bind_text_or_null(4, b.blocked.hold_reason)
+                .bind(5, b.account)
+                .bind(6, now_);
+            for (std::size_t k = 0; k < n; ++k) {
+                const pending_row& row = rows_[i + k];
+                const int base = 7 + static_cast<int>(k) * 8;
+                st.bind_static(base, row.ref)
+                    .bind_static(base + 1, row.to)
+                    .bind_static(base + 2, row.payload)
+                    .bind(base + 3, row.next)
+                    .bind(base + 4, row.expires)
+                    .bind_static_or_null(base + 5, row.instance)
+                    .bind(base + 6, row.fair)
+                    .bind(base + 7, row.priority);
+            }
+            const auto inserted = static_cast<std::uint64_t>(st.run());
+            r.inserted += inserted;
+            r.already_present += n - inserted;
+            switch (state) {
+                case job_state::waiting:
+                    b.n_waiting += static_cast<std::int64_t>(inserted);
+                    break;
+                case job_state::held:
+                    b.n_held += static_cast<std::int64_t>(inserted);
+                    break;
+                case job_state::cancelled:
+                    b.n_cancelled += static_cast<std::int64_t>(inserted);
+                    break;
+                default:
+                    b.n_ready += static_cast<std::int64_t>(inserted);
+                    break;
+            }
+            i += n;
         }
+        rows_.clear();
     }
+
+  private:
+    static constexpr std::size_t rows_per_insert = 32;
+
+    // INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING for `rows` rows: ?1..?6 are the batch's (batch_id,
+    // state, hold_id, hold_reason, account_id, now), then eight per row.
+    static const std::string& insert_sql(std::size_t rows) {
+        static const std::string many = make_insert_sql(rows_per_insert);
+        static const std::string one = make_insert_sql(1);
+        return rows == 1 ? one : many;
+    }
+    static std::string make_insert_sql(std::size_t rows) {
+        std::string q =
+            "INSERT INTO jobs(batch_id, ref, to_number, payload, state, next_attempt_at, expires_at, "
+            "instance_id, "
+            "hold_id, hold_reason, fair_seq, account_id, priority, created_at, updated_at) VALUES ";
+        for (std::size_t k = 0; k < rows; ++k) {
+            const std::size_t p = 7 + k * 8;
+            auto n = [&](std::size_t i) { return "?" + std::to_string(p + i); };
+            q += (k == 0 ? "" : ", ");
+            q += "(?1, " + n(0) + ", " + n(1) + ", " + n(2) + ", ?2, " + n(3) + ", " + n(4) + ", " + n(5) +
+                 ", ?3, ?4, " + n(6) + ", ?5, " + n(7) + ", ?6, ?6)";
+        }
+        return q + " ON CONFLICT (batch_id, ref) DO NOTHING";
+    }
+
+    struct pending_row {
+        std::string_view ref;
+        std::string_view to;
+        std::string_view payload;
+        std::string_view instance;
+        std::int64_t next;
+        std::optional<std::int64_t> expires;
+        std::int64_t fair;
+        int priority;
+    };
+
+    std::vector<pending_row> rows_;
+    std::size_t pending_batch_ = 0;
+    job_state pending_state_ = job_state::ready;
 
     write_context& w_;
     const ingest_options& o_;

@@ -135,7 +135,10 @@ class queue_store {
     }
 
     // The same, completing `token` with store_result<T> after the commit, on the token's associated
-    // executor (e.g. `co_await store.async_submit(claim_jobs{req}, asio::use_awaitable)`).
+    // executor. With GCC 12, build the command in a named variable first —
+    //     claim_jobs cmd{request};
+    //     auto r = co_await store.async_submit(std::move(cmd), asio::use_awaitable);
+    // — a temporary with a destructor inside a co_await expression is miscompiled (a double free).
     template <typename Op, typename CompletionToken>
     auto async_submit(Op&& op, CompletionToken&& token) {
         using D = std::decay_t<Op>;

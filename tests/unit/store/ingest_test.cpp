@@ -1,6 +1,7 @@
 // Ingest sessions: one transaction per file, idempotency on (batch, ref), conflicts on a batch id re-used
 // with other content, duplicates by `to`, aborts that leave nothing behind, several batches per file,
 // coroutines.
+#include <set>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -157,6 +158,74 @@ TEST_F(StoreIngest, ARepeatedNumberIsQueuedOnceUnlessDuplicatesAreAllowed) {
     auto r3 = s3->finish();
     ASSERT_TRUE(r3);
     EXPECT_EQ(r3->inserted, 2u);
+}
+
+TEST_F(StoreIngest, EveryRowIsCountedWhateverTheMixInAChunk) {
+    // Runs of jobs change batch and initial state often, refs repeat inside one multi-row INSERT, and
+    // explicit refs make the duplicate check read the jobs table between buffered rows.
+    auto a = make_batch("mix-a");
+    auto b = make_batch("mix-b");
+    b.fingerprint.clear();
+    auto s = store_->begin_ingest({.now = t0, .source = "mix.ndjson"});
+    const auto ia = s->begin_batch(a);
+    const auto ib = s->begin_batch(b);
+    std::size_t expected_a = 0;
+    std::set<std::string> refs_a;
+    std::set<std::string> tos_b;
+    std::size_t expected_b = 0;
+    std::size_t waiting_a = 0;
+    for (std::size_t i = 0; i < 500; ++i) {
+        if (i % 7 == 3) {
+            job_spec j;
+            j.ref = "cust-" + std::to_string(i % 40);
+            j.to = "+4479" + std::to_string(1'000'000 + i % 60);
+            if (tos_b.insert(j.to).second) {
+                ++expected_b;  // (ref, to) pairs: a repeated number is a duplicate, a repeated ref present
+            }
+            s->add_job(ib, std::move(j));
+            continue;
+        }
+        job_spec j = make_job(i % 150);  // refs repeat
+        if (i % 5 == 0) {
+            j.send_at = t0 + 1h;
+        }
+        if (refs_a.insert(j.ref).second) {
+            ++expected_a;
+            waiting_a += i % 5 == 0 ? 1 : 0;
+        }
+        s->add_job(ia, std::move(j));
+    }
+    auto r = s->finish();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->batches[0].inserted, expected_a);
+    EXPECT_EQ(r->batches[0].inserted + r->batches[0].already_present, r->batches[0].received);
+    EXPECT_LE(r->batches[1].inserted, expected_b);
+    EXPECT_EQ(r->batches[1].inserted + r->batches[1].already_present + r->batches[1].duplicates,
+              r->batches[1].received);
+    auto info = store_->submit(get_batch{.id = "mix-a"});
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->counts.total, static_cast<std::int64_t>(expected_a));
+    EXPECT_EQ(info->counts.waiting, static_cast<std::int64_t>(waiting_a));
+    // The same file again: nothing new, and the same verdicts.
+    auto s2 = store_->begin_ingest({.now = t0, .source = "mix.ndjson"});
+    const auto ia2 = s2->begin_batch(a);
+    const auto ib2 = s2->begin_batch(b);
+    for (std::size_t i = 0; i < 500; ++i) {
+        if (i % 7 == 3) {
+            s2->add_job(ib2, job_spec{.ref = "cust-" + std::to_string(i % 40),
+                                      .to = "+4479" + std::to_string(1'000'000 + i % 60)});
+            continue;
+        }
+        job_spec j = make_job(i % 150);
+        if (i % 5 == 0) {
+            j.send_at = t0 + 1h;
+        }
+        s2->add_job(ia2, std::move(j));
+    }
+    auto r2 = s2->finish();
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->inserted, 0u);
+    EXPECT_EQ(r2->batches[1].duplicates, r->batches[1].duplicates);
 }
 
 TEST_F(StoreIngest, AnAbortedFileLeavesNothing) {
