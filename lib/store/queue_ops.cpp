@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <span>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -624,8 +625,7 @@ inflight_row check_inflight(write_context& w, std::int64_t job, int attempt) {
     return row;
 }
 
-job_state apply_result(write_context& w, const job_result& r) {
-    const attempt_record& a = r.attempt;
+void validate_result(const job_result& r) {
     if (r.new_state == job_state::inflight || !is_valid_transition(job_state::inflight, r.new_state)) {
         throw_store_error(store_errc::invalid_transition,
                           "an answer cannot leave a job " + std::string(to_string(r.new_state)));
@@ -636,11 +636,107 @@ job_state apply_result(write_context& w, const job_result& r) {
     if (r.new_state == job_state::held && !r.hold) {
         throw_store_error(store_errc::invalid_argument, "a held job needs the hold it waits on");
     }
+}
+
+// The attempt and delivery rows of applied results, inserted together.
+struct result_rows {
+    struct attempt_row {
+        const job_result* r;
+        std::string instance;
+    };
+    struct delivery_row {
+        const job_result* r;
+        std::int64_t account_id;
+    };
+    std::vector<attempt_row> attempts;
+    std::vector<delivery_row> deliveries;
+};
+
+constexpr std::size_t rows_per_insert = 32;
+
+std::string multi_row_sql(const char* head, std::size_t columns, std::size_t rows, const char* tail = "") {
+    std::string q = head;
+    for (std::size_t k = 0; k < rows; ++k) {
+        q += k == 0 ? " (" : ", (";
+        for (std::size_t c = 0; c < columns; ++c) {
+            q += (c == 0 ? "?" : ", ?") + std::to_string(k * columns + c + 1);
+        }
+        q += ')';
+    }
+    return q + tail;
+}
+
+constexpr const char* attempts_head =
+    "INSERT INTO attempts(job_id, n, started_at, finished_at, http_status, api_code, latency_ms, message_id, "
+    "instance_id, ambiguous, outcome, counted) VALUES";
+constexpr std::size_t attempts_columns = 12;
+constexpr const char* deliveries_head =
+    "INSERT INTO deliveries(job_id, account_id, message_id, status, status_at, next_check_at) VALUES";
+constexpr std::size_t deliveries_columns = 6;
+constexpr const char* deliveries_tail =
+    " ON CONFLICT (job_id) DO UPDATE SET message_id = excluded.message_id, status = excluded.status, "
+    "status_at = excluded.status_at, next_check_at = excluded.next_check_at, settled = NULL, settled_at = "
+    "NULL";
+
+// Rows `rows_per_insert` at a time, then one at a time.
+template <typename Row, typename Bind>
+void insert_rows(write_context& w, const std::vector<Row>& rows, const std::string& many,
+                 const std::string& one, std::size_t columns, Bind bind) {
+    std::size_t i = 0;
+    while (i < rows.size()) {
+        const std::size_t n = rows.size() - i >= rows_per_insert ? rows_per_insert : 1;
+        statement& st = w.prepared(n == 1 ? one.c_str() : many.c_str());
+        for (std::size_t k = 0; k < n; ++k) {
+            bind(st, static_cast<int>(k * columns) + 1, rows[i + k]);
+        }
+        st.run();
+        i += n;
+    }
+}
+
+void write_result_rows(write_context& w, const result_rows& rows) {
+    static const std::string attempts_many = multi_row_sql(attempts_head, attempts_columns, rows_per_insert);
+    static const std::string attempts_one = multi_row_sql(attempts_head, attempts_columns, 1);
+    static const std::string deliveries_many =
+        multi_row_sql(deliveries_head, deliveries_columns, rows_per_insert, deliveries_tail);
+    static const std::string deliveries_one =
+        multi_row_sql(deliveries_head, deliveries_columns, 1, deliveries_tail);
+    insert_rows(w, rows.attempts, attempts_many, attempts_one, attempts_columns,
+                [](statement& st, int p, const result_rows::attempt_row& row) {
+                    const attempt_record& a = row.r->attempt;
+                    st.bind(p, a.job_id)
+                        .bind(p + 1, a.n)
+                        .bind(p + 2, to_millis(a.started_at))
+                        .bind(p + 3, to_millis(a.finished_at))
+                        .bind(p + 4, a.http_status == 0 ? std::optional<std::int64_t>()
+                                                        : std::optional<std::int64_t>(a.http_status))
+                        .bind_static_or_null(p + 5, a.api_code)
+                        .bind(p + 6, a.latency_ms)
+                        .bind_static_or_null(p + 7, a.message_id)
+                        .bind_static_or_null(p + 8, row.instance)
+                        .bind(p + 9, a.ambiguous ? 1 : 0)
+                        .bind_static(p + 10, to_string(a.outcome))
+                        .bind(p + 11, a.counted ? 1 : 0);
+                });
+    insert_rows(w, rows.deliveries, deliveries_many, deliveries_one, deliveries_columns,
+                [](statement& st, int p, const result_rows::delivery_row& row) {
+                    const job_result& r = *row.r;
+                    st.bind(p, r.attempt.job_id)
+                        .bind(p + 1, row.account_id)
+                        .bind_static(p + 2, r.attempt.message_id)
+                        .bind_static_or_null(p + 3, r.api_status)
+                        .bind(p + 4, to_millis(r.attempt.finished_at))
+                        .bind(p + 5, to_millis(r.reconcile_at.value_or(r.attempt.finished_at)));
+                });
+}
+
+// Applies a validated result to a job known to be inflight with that attempt: the job's new state (through
+// its batch's guard unless it ends), counters; the attempt and delivery rows go to `rows`.
+job_state apply_checked(write_context& w, const job_result& r, const inflight_row& row, result_rows& rows) {
+    const attempt_record& a = r.attempt;
     const std::int64_t now = to_millis(r.now);
     placement p{r.new_state, std::nullopt, {}};
-    std::int64_t next = r.next_attempt_at ? to_millis(*r.next_attempt_at) : now;
-    // (A guarded UPDATE … RETURNING would save this read, but RETURNING costs SQLite more than the read.)
-    const inflight_row row = check_inflight(w, a.job_id, a.n);
+    const std::int64_t next = r.next_attempt_at ? to_millis(*r.next_attempt_at) : now;
     if (!is_terminal(p.state)) {
         if (p.state == job_state::ready && next > now) {
             p.state = job_state::waiting;
@@ -653,15 +749,13 @@ job_state apply_result(write_context& w, const job_result& r) {
         p = place_in_batch(w, row.batch_id, std::move(p));
     }
     const std::string_view last_code = r.last_code.empty() ? std::string_view(a.api_code) : r.last_code;
-
-    auto& up = w.prepared(
-        "UPDATE jobs SET state = ?2, attempts = attempts - ?3, next_attempt_at = ?4, "
-        "last_code = coalesce(?5, last_code), message_id = coalesce(?6, message_id), "
-        "api_status = coalesce(?7, api_status), ambiguous = ambiguous | ?8, instance_id = coalesce(?9, "
-        "instance_id), "
-        "hold_id = ?10, hold_reason = ?11, updated_at = ?12, "
-        "sent_at = CASE WHEN ?2 = 'sent' THEN ?13 ELSE sent_at END WHERE id = ?1");
-    up.bind(1, a.job_id)
+    w.prepared(
+         "UPDATE jobs SET state = ?2, attempts = attempts - ?3, next_attempt_at = ?4, "
+         "last_code = coalesce(?5, last_code), message_id = coalesce(?6, message_id), "
+         "api_status = coalesce(?7, api_status), ambiguous = ambiguous | ?8, instance_id = coalesce(?9, "
+         "instance_id), hold_id = ?10, hold_reason = ?11, updated_at = ?12, "
+         "sent_at = CASE WHEN ?2 = 'sent' THEN ?13 ELSE sent_at END WHERE id = ?1")
+        .bind(1, a.job_id)
         .bind_static(2, to_string(p.state))
         .bind(3, a.counted ? 0 : 1)
         .bind(4, next)
@@ -675,51 +769,108 @@ job_state apply_result(write_context& w, const job_result& r) {
         .bind(12, now)
         .bind(13, to_millis(a.finished_at))
         .run();
-    const std::int64_t batch_id = row.batch_id;
-    const std::int64_t account_row = row.account_id;
-    const std::string_view instance =
-        r.instance_id.empty() ? std::string_view(row.instance_id) : r.instance_id;
-
-    w.prepared(
-         "INSERT INTO attempts(job_id, n, started_at, finished_at, http_status, api_code, latency_ms, "
-         "message_id, "
-         "instance_id, ambiguous, outcome, counted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-         "?12)")
-        .bind(1, a.job_id)
-        .bind(2, a.n)
-        .bind(3, to_millis(a.started_at))
-        .bind(4, to_millis(a.finished_at))
-        .bind(5,
-              a.http_status == 0 ? std::optional<std::int64_t>() : std::optional<std::int64_t>(a.http_status))
-        .bind_static_or_null(6, a.api_code)
-        .bind(7, a.latency_ms)
-        .bind_static_or_null(8, a.message_id)
-        .bind_static_or_null(9, instance)
-        .bind(10, a.ambiguous ? 1 : 0)
-        .bind_static(11, to_string(a.outcome))
-        .bind(12, a.counted ? 1 : 0)
-        .run();
+    const std::string& instance = r.instance_id.empty() ? row.instance_id : r.instance_id;
+    rows.attempts.push_back({&r, instance});
     if (p.state == job_state::sent && !a.message_id.empty()) {
-        w.prepared(
-             "INSERT INTO deliveries(job_id, account_id, message_id, status, status_at, next_check_at) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (job_id) DO UPDATE SET message_id = "
-             "excluded.message_id, "
-             "status = excluded.status, status_at = excluded.status_at, next_check_at = "
-             "excluded.next_check_at, "
-             "settled = NULL, settled_at = NULL")
-            .bind(1, a.job_id)
-            .bind(2, account_row)
-            .bind_static(3, a.message_id)
-            .bind_static_or_null(4, r.api_status)
-            .bind(5, to_millis(a.finished_at))
-            .bind(6, to_millis(r.reconcile_at.value_or(a.finished_at)))
-            .run();
+        rows.deliveries.push_back({&r, row.account_id});
     }
-    w.count_transition(batch_id, job_state::inflight, p.state);
+    w.count_transition(row.batch_id, job_state::inflight, p.state);
     if (r.count_send && !instance.empty()) {
         w.count_sends(instance, a.finished_at == timestamp{} ? r.now : a.finished_at, 1);
     }
     return p.state;
+}
+
+job_state apply_result(write_context& w, const job_result& r) {
+    validate_result(r);
+    const inflight_row row = check_inflight(w, r.attempt.job_id, r.attempt.n);
+    result_rows rows;
+    const job_state st = apply_checked(w, r, row, rows);
+    write_result_rows(w, rows);
+    return st;
+}
+
+// Many results in one go: validated, their jobs read with a few SELECTs, updated, and their attempt and
+// delivery rows inserted many per statement. A refused result (stale, not found, invalid) gets its error in
+// its slot and leaves nothing behind; an SQLite failure throws (the caller's savepoint undoes everything).
+std::vector<store_result<job_state>> apply_results(write_context& w, std::span<const job_result* const> in) {
+    std::vector<store_result<job_state>> out(in.size(), store_result<job_state>(job_state::inflight));
+    std::vector<bool> ok(in.size(), true);
+    auto refuse = [&](std::size_t i, const store_error& e) {
+        out[i] = store_result<job_state>(boost::system::in_place_error, e);
+        ok[i] = false;
+    };
+    std::unordered_map<std::int64_t, std::size_t> index;  // job id → its result
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        try {
+            validate_result(*in[i]);
+        } catch (const store_exception& e) {
+            refuse(i, e.error());
+            continue;
+        }
+        if (!index.emplace(in[i]->attempt.job_id, i).second) {
+            // Only one answer can match a claim: the first one takes it, as if they had run one by one.
+            refuse(i, make_store_error(store_errc::stale_result,
+                                       "job " + std::to_string(in[i]->attempt.job_id) +
+                                           " was answered by an earlier result of the same group"));
+        }
+    }
+    // The jobs, 32 per SELECT.
+    static const std::string select_many = [] {
+        std::string q =
+            "SELECT id, state, attempts, batch_id, account_id, coalesce(instance_id, '') FROM jobs WHERE id "
+            "IN (";
+        for (std::size_t k = 0; k < rows_per_insert; ++k) {
+            q += (k == 0 ? "?" : ", ?") + std::to_string(k + 1);
+        }
+        return q + ")";
+    }();
+    std::vector<std::int64_t> ids;
+    ids.reserve(index.size());
+    for (const auto& [id, i] : index) {
+        ids.push_back(id);
+    }
+    std::unordered_map<std::int64_t, std::pair<std::string, inflight_row>> found;
+    for (std::size_t i = 0; i < ids.size(); i += rows_per_insert) {
+        statement& st = w.prepared(select_many.c_str());
+        for (std::size_t k = 0; k < rows_per_insert; ++k) {
+            if (i + k < ids.size()) {
+                st.bind(static_cast<int>(k) + 1, ids[i + k]);
+            } else {
+                st.bind_null(static_cast<int>(k) + 1);
+            }
+        }
+        while (st.step()) {
+            found.emplace(st.int64(0), std::pair{st.str(1), inflight_row{st.int64(3), st.int64(4),
+                                                                         st.int32(2), st.str(5)}});
+        }
+        st.reset();
+    }
+    result_rows rows;
+    rows.attempts.reserve(in.size());
+    rows.deliveries.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (!ok[i]) {
+            continue;
+        }
+        const attempt_record& a = in[i]->attempt;
+        auto it = found.find(a.job_id);
+        if (it == found.end()) {
+            refuse(i, make_store_error(store_errc::not_found, "no job " + std::to_string(a.job_id)));
+            continue;
+        }
+        const auto& [state, row] = it->second;
+        if (state != "inflight" || row.attempts != a.n) {
+            refuse(i, make_store_error(store_errc::stale_result,
+                                       "job " + std::to_string(a.job_id) + " is " + state + " at attempt " +
+                                           std::to_string(row.attempts) + ", not inflight at attempt " +
+                                           std::to_string(a.n)));
+            continue;
+        }
+        out[i] = store_result<job_state>(apply_checked(w, *in[i], row, rows));
+    }
+    write_result_rows(w, rows);
+    return out;
 }
 
 }  // namespace
@@ -728,22 +879,23 @@ job_state record_result::operator()(write_context& w) const {
     return apply_result(w, result);
 }
 
-std::vector<store_result<job_state>> record_results::operator()(write_context& w) const {
-    std::vector<store_result<job_state>> out;
-    out.reserve(results.size());
-    for (const job_result& r : results) {
-        // The checks come before any write, so a refused result leaves nothing behind; an SQLite failure
-        // fails the whole operation (its savepoint).
-        try {
-            out.emplace_back(boost::system::in_place_value, apply_result(w, r));
-        } catch (const store_exception& e) {
-            if (e.error().code.category() == sqlite_category()) {
-                throw;
-            }
-            out.emplace_back(boost::system::in_place_error, e.error());
-        }
+std::vector<store_result<job_state>> record_result::run_many(write_context& w,
+                                                             std::span<const record_result* const> ops) {
+    std::vector<const job_result*> in;
+    in.reserve(ops.size());
+    for (const record_result* op : ops) {
+        in.push_back(&op->result);
     }
-    return out;
+    return apply_results(w, in);
+}
+
+std::vector<store_result<job_state>> record_results::operator()(write_context& w) const {
+    std::vector<const job_result*> in;
+    in.reserve(results.size());
+    for (const job_result& r : results) {
+        in.push_back(&r);
+    }
+    return apply_results(w, in);
 }
 
 job_state unclaim_job::operator()(write_context& w) const {

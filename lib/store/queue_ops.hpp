@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,12 @@ const char* promote_due_sql() noexcept;
 struct record_result {
     job_result result{};
     job_state operator()(write_context& w) const;
+
+    // Consecutive record_result operations of one group run as one (the writer calls this): a savepoint for
+    // all, the jobs read a few at a time, attempt and delivery rows inserted many per statement. Each keeps
+    // its own verdict; if SQLite itself fails, the writer runs them again one by one.
+    static std::vector<store_result<job_state>> run_many(write_context& w,
+                                                         std::span<const record_result* const> ops);
 };
 
 // Several results in one operation; each one's failure (stale_result…) is reported in its slot.

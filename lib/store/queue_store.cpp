@@ -161,6 +161,53 @@ struct writer_impl {
 
     enum class fate { not_run, done, again, failed };
 
+    // Runs group[i, j) as one under one savepoint. false: it failed and was rolled back; run them one by one.
+    bool run_together(std::vector<std::unique_ptr<write_op>>& group, std::size_t i, std::size_t j,
+                      std::vector<fate>& fates, std::optional<store_error>& lost) {
+        std::vector<write_op*> batch;
+        batch.reserve(j - i);
+        for (std::size_t k = i; k < j; ++k) {
+            batch.push_back(group[k].get());
+        }
+        ops.fetch_add(j - i, std::memory_order_relaxed);
+        try {
+            ctx->prepared("SAVEPOINT op").run();
+        } catch (...) {
+            lost = current_error();
+            return true;
+        }
+        try {
+            batch.front()->run_together(*ctx, batch);
+            ctx->prepared("RELEASE op").run();
+            ctx->op_succeeded();
+            for (std::size_t k = i; k < j; ++k) {
+                fates[k] = fate::done;
+            }
+            return true;
+        } catch (...) {
+            const store_error err = current_error();
+            ctx->op_failed();
+            ctx->invalidate_caches();
+            if (::sqlite3_get_autocommit(db.get()) != 0) {
+                lost = make_store_error(store_errc::transaction_lost,
+                                        "the group's transaction was rolled back: " + err.message());
+                for (std::size_t k = i; k < j; ++k) {
+                    fates[k] = fate::failed;
+                    group[k]->fail(err);
+                }
+                return true;
+            }
+            try {
+                ctx->prepared("ROLLBACK TO op").run();
+                ctx->prepared("RELEASE op").run();
+            } catch (...) {
+                lost = current_error();
+                return true;
+            }
+            return false;
+        }
+    }
+
     // One transaction for the whole group; a savepoint per operation.
     void run_group(std::vector<std::unique_ptr<write_op>>& group) {
         groups.fetch_add(1, std::memory_order_relaxed);
@@ -175,8 +222,22 @@ struct writer_impl {
             lost = current_error();
         }
         const bool alone = group.size() == 1 && group.front()->exclusive();
+        std::size_t one_by_one_until = 0;  // after a failed run_together: those ops go one by one
         for (std::size_t i = 0; i < group.size() && !lost; ++i) {
             write_op& op = *group[i];
+            if (const void* key = op.batch_key(); key != nullptr && i >= one_by_one_until) {
+                std::size_t j = i + 1;
+                while (j < group.size() && group[j]->batch_key() == key) {
+                    ++j;
+                }
+                if (j - i >= 2) {
+                    if (run_together(group, i, j, fates, lost)) {
+                        i = j - 1;
+                        continue;
+                    }
+                    one_by_one_until = j;
+                }
+            }
             ops.fetch_add(1, std::memory_order_relaxed);
             try {
                 if (!alone) {

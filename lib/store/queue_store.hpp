@@ -12,8 +12,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/async_result.hpp>
 
@@ -41,7 +43,21 @@ class write_op {
     virtual void complete() noexcept = 0;
     // Runs alone in its own transaction, without a savepoint (a large operation such as an ingest).
     virtual bool exclusive() const noexcept { return false; }
+    // Operations with the same non-null key that follow each other in a group may run as one: run_together()
+    // gets all of them (this one first) and sets each one's result, or throws — the writer then rolls back
+    // and runs them one by one.
+    virtual const void* batch_key() const noexcept { return nullptr; }
+    virtual void run_together(write_context&, std::span<write_op* const>) {}
 };
+
+// An operation type whose consecutive instances can run as one (see write_op::batch_key).
+template <typename Op>
+concept runs_together = requires(write_context& w, std::span<const Op* const> ops) {
+    {Op::run_many(w, ops)};
+};
+
+template <typename Op>
+inline constexpr char batch_tag = 0;
 
 template <typename R>
 struct op_value {
@@ -82,6 +98,31 @@ class command_op final : public write_op {
 
     void fail(store_error e) noexcept override {
         result_.emplace(boost::system::in_place_error, std::move(e));
+    }
+
+    const void* batch_key() const noexcept override {
+        if constexpr (runs_together<Op>) {
+            return &batch_tag<Op>;
+        } else {
+            return nullptr;
+        }
+    }
+
+    void run_together(write_context& w, std::span<write_op* const> ops) override {
+        if constexpr (runs_together<Op>) {
+            std::vector<const Op*> cmds;
+            cmds.reserve(ops.size());
+            for (write_op* op : ops) {
+                cmds.push_back(&static_cast<command_op&>(*op).op_);
+            }
+            auto results = Op::run_many(w, std::span<const Op* const>(cmds));
+            for (std::size_t i = 0; i < ops.size(); ++i) {
+                static_cast<command_op&>(*ops[i]).result_.emplace(std::move(results.at(i)));
+            }
+        } else {
+            (void)w;
+            (void)ops;
+        }
     }
 
     void complete() noexcept override {

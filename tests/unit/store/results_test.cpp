@@ -1,5 +1,7 @@
 // Results, attempts, holds from answers, unclaims, retries of dead jobs, per-number counters (surviving a
 // restart), delivery reconciliation rows, finished batches.
+#include <future>
+
 #include "tests/unit/store/store_test_support.hpp"
 
 namespace msgflash::store::test {
@@ -46,6 +48,96 @@ TEST_F(StoreResults, SentRecordsTheAttemptTheMessageAndTheDelivery) {
                                                                .settled = "delivered"}}));
     EXPECT_EQ(text_scalar(db_, "SELECT settled FROM deliveries"), "delivered");
     EXPECT_FALSE(store_->submit(record_delivery{delivery_update{.job_id = 999'999, .checked_at = t0}}));
+}
+
+TEST_F(StoreResults, ResultsOfOneGroupRunTogetherEachWithItsOwnVerdict) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 40));
+    auto c = claim(*store_, "shop", 40);
+    ASSERT_EQ(c.jobs.size(), 40u);
+    // Hold the writer so that the results below form one group.
+    std::promise<void> gate;
+    std::promise<void> running;
+    store_->async_submit(
+        [&](write_context&) {
+            running.set_value();
+            gate.get_future().wait();
+        },
+        [](store_result<void>) {});
+    running.get_future().wait();
+    const auto before = store_->stats();
+    std::vector<std::future<store_result<job_state>>> verdicts;
+    auto submit = [&](job_result r) {
+        auto p = std::make_shared<std::promise<store_result<job_state>>>();
+        verdicts.push_back(p->get_future());
+        store_->async_submit(record_result{std::move(r)},
+                             [p](store_result<job_state> v) { p->set_value(std::move(v)); });
+    };
+    for (std::size_t i = 0; i < 36; ++i) {
+        job_result r = sent_result(c.jobs[i]);
+        if (i == 5) {
+            r.attempt.n = 7;  // stale
+        }
+        if (i == 9) {
+            r.new_state = job_state::waiting;  // a retry, in the same run
+            r.next_attempt_at = t0 + 1min;
+            r.attempt.message_id.clear();
+        }
+        submit(r);
+    }
+    submit(sent_result(c.jobs[0]));  // a second answer to one claim
+    gate.set_value();
+    for (std::size_t i = 0; i < verdicts.size(); ++i) {
+        auto v = verdicts[i].get();
+        if (i == 5 || i == 36) {
+            ASSERT_FALSE(v) << i;
+            EXPECT_EQ(v.error().code, make_error_code(store_errc::stale_result)) << i;
+        } else {
+            ASSERT_TRUE(v) << i << ": " << v.error().message();
+            EXPECT_EQ(*v, i == 9 ? job_state::waiting : job_state::sent);
+        }
+    }
+    EXPECT_EQ(store_->stats().commits - before.commits, 2u);  // the gate's group, then all the results
+    store_.reset();
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 35);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM deliveries"), 34);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'sent' AND message_id IS NOT NULL"), 34);
+}
+
+TEST_F(StoreResults, ARunThatFailsInsideIsRunAgainOneByOne) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
+    auto c = claim(*store_, "shop", 3);
+    ASSERT_EQ(c.jobs.size(), 3u);
+    std::promise<void> gate;
+    std::promise<void> running;
+    store_->async_submit(
+        [&](write_context&) {
+            running.set_value();
+            gate.get_future().wait();
+        },
+        [](store_result<void>) {});
+    running.get_future().wait();
+    std::vector<std::future<store_result<job_state>>> verdicts;
+    for (std::size_t i = 0; i < 3; ++i) {
+        job_result r = sent_result(c.jobs[i]);
+        if (i == 1) {
+            // Passes the checks made up front, fails half-way (a hold with no subject).
+            r.new_state = job_state::held;
+            r.hold = hold_target{hold_scope::number, "", "", "", std::nullopt};
+        }
+        auto p = std::make_shared<std::promise<store_result<job_state>>>();
+        verdicts.push_back(p->get_future());
+        store_->async_submit(record_result{r},
+                             [p](store_result<job_state> v) { p->set_value(std::move(v)); });
+    }
+    gate.set_value();
+    EXPECT_TRUE(verdicts[0].get());
+    auto bad = verdicts[1].get();
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, make_error_code(store_errc::invalid_argument));
+    EXPECT_TRUE(verdicts[2].get());
+    store_.reset();
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 2);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'inflight'"), 1);
 }
 
 TEST_F(StoreResults, RetryWaitsAndComesBackWithTheNextAttemptNumber) {
