@@ -47,22 +47,6 @@ std::string list_of(const std::array<std::string_view, N>& allowed) {
     return out;
 }
 
-bool is_uuid(std::string_view s) {
-    if (s.size() != 36) {
-        return false;
-    }
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash != (s[i] == '-')) {
-            return false;
-        }
-        if (!dash && std::isxdigit(static_cast<unsigned char>(s[i])) == 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool is_e164(std::string_view s) {
     if (s.size() < 9 || s.size() > 16 || s[0] != '+') {
         return false;
@@ -794,6 +778,22 @@ sim_config load_sim_config(const std::filesystem::path& path) {
 
 sim_config default_sim_config() {
     return parse_sim_config(built_in_world, "<built-in world>");
+}
+
+bool is_uuid(std::string_view s) {
+    if (s.size() != 36) {
+        return false;
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash != (s[i] == '-')) {
+            return false;
+        }
+        if (!dash && std::isxdigit(static_cast<unsigned char>(s[i])) == 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace msgflash::sim

@@ -16,12 +16,12 @@ namespace msgflash::sim {
 using std::chrono::milliseconds;
 
 struct account_config {
-    std::string name;                 // the operator's label; never sent on the wire
-    std::string key;                  // msgf_live_… (personal) or msgf_team_… (team); the prefix decides
-    std::string team_id;              // required for team keys, must be empty for personal keys
+    std::string name;     // the operator's label; never sent on the wire
+    std::string key;      // msgf_live_… (personal) or msgf_team_… (team); the prefix decides
+    std::string team_id;  // required for team keys, must be empty for personal keys
     std::uint64_t monthly_quota = 1'000'000;  // monthlyApiRequestQuota
     std::uint64_t quota_used = 0;             // requests already used this billing period
-    unsigned rate = 10;               // MsgFlash: 10 req/s per key (docs: Rate limiting)
+    unsigned rate = 10;                       // MsgFlash: 10 req/s per key (docs: Rate limiting)
     std::string plan = "pro";
     bool business = true;             // WhatsApp Business: buttons allowed
     bool campaigns = true;            // plan includes campaigns
@@ -44,15 +44,15 @@ struct template_config {
     std::string id;  // UUID
     std::string account;
     std::string name;
-    std::string body;    // {{var}} placeholders; {{contact.*}} need a contact context, {{instance.*}} resolve
-    bool valid = true;   // false: sends and previews get TEMPLATE_INVALID
+    std::string body;   // {{var}} placeholders; {{contact.*}} need a contact context, {{instance.*}} resolve
+    bool valid = true;  // false: sends and previews get TEMPLATE_INVALID
 };
 
 struct limit_config {
-    bool enabled = true;                       // false: no 10 req/s limiter (throughput benchmarks)
-    milliseconds window{1000};                 // sliding window over arrival times (SPEC §11)
-    std::string retry_after = "seconds";       // seconds | date | none: Retry-After on 429 rate limits
-    bool count_rejected = true;                // 429-rejected requests still count in the window
+    bool enabled = true;                  // false: no 10 req/s limiter (throughput benchmarks)
+    milliseconds window{1000};            // sliding window over arrival times (SPEC §11)
+    std::string retry_after = "seconds";  // seconds | date | none: Retry-After on 429 rate limits
+    bool count_rejected = true;           // 429-rejected requests still count in the window
 };
 
 // Probabilities are per eligible request, each in [0, 1], their sum at most 1.
@@ -73,7 +73,7 @@ struct fault_config {
     bool on_reads = false;            // faults also hit GET routes (default: only POST routes)
     milliseconds latency_min{0};      // answer latency, uniform in [min, max], after the request is counted
     milliseconds latency_max{0};
-    milliseconds jitter_min{0};       // arrival jitter, uniform in [min, max], before the request is counted
+    milliseconds jitter_min{0};  // arrival jitter, uniform in [min, max], before the request is counted
     milliseconds jitter_max{0};
     milliseconds slow_chunk_interval{200};
     std::size_t slow_chunk_bytes = 16;
@@ -81,15 +81,15 @@ struct fault_config {
 };
 
 struct delivery_config {
-    milliseconds step{1000};   // queued → sent → delivered → read, one step each
-    double failed_share = 0;   // share of messages that end "failed" instead of delivered/read
+    milliseconds step{1000};  // queued → sent → delivered → read, one step each
+    double failed_share = 0;  // share of messages that end "failed" instead of delivered/read
 };
 
 struct server_config {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 0;   // 0: an ephemeral port
+    std::uint16_t port = 0;  // 0: an ephemeral port
     unsigned threads = 2;
-    std::string tls_cert;     // PEM files; both empty: plain HTTP
+    std::string tls_cert;  // PEM files; both empty: plain HTTP
     std::string tls_key;
 };
 
@@ -110,5 +110,8 @@ sim_config load_sim_config(const std::filesystem::path& path);
 // The built-in world (`msgflash-sim` with no --config): two personal accounts and one team account,
 // instances in every status, a few templates. docs/simulator.md prints it.
 sim_config default_sim_config();
+
+// 8-4-4-4-12 hexadecimal, as the API writes ids; shared by the config reader and the world.
+bool is_uuid(std::string_view s);
 
 }  // namespace msgflash::sim

@@ -118,22 +118,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool is_uuid(std::string_view s) {
-    if (s.size() != 36) {
-        return false;
-    }
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash != (s[i] == '-')) {
-            return false;
-        }
-        if (!dash && std::isxdigit(static_cast<unsigned char>(s[i])) == 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // E.164 as SPEC §3 states it: "+" then 8 to 15 digits.
 bool is_e164(std::string_view s) {
     if (s.size() < 9 || s.size() > 16 || s[0] != '+') {
