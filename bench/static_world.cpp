@@ -52,6 +52,7 @@ fault_config world::faults() const {
 void world::note_connection_opened() {
     impl_->connections.fetch_add(1, std::memory_order_relaxed);
 }
+void world::note_connection_closed(bool) {}
 void world::note_tls_handshake() {
     impl_->handshakes.fetch_add(1, std::memory_order_relaxed);
 }

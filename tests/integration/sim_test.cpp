@@ -260,8 +260,7 @@ TEST(SimTest, ResetBeforeReadIsNotCounted) {
     sim_instance sim(free_config());
     auto c = sim.client();
     const auto counted = shop_requests(c);
-    // The server draws the reset right after answering this, before it reads the next request on the
-    // same connection.
+    // The server draws the reset when the next API request arrives (control requests never draw).
     control(c, "/_sim/faults", json::object{{"reset_next", 1}});
     const auto r = c.get("/api/v1/instances", key(shop_key));
     EXPECT_FALSE(r.ok());

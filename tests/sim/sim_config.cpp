@@ -236,6 +236,8 @@ void read_server(const reader& r, const toml::table& t, server_config& out) {
             out.tls_cert = r.string(v, path);
         } else if (k == "tls_key") {
             out.tls_key = r.string(v, path);
+        } else if (k == "idle_timeout") {
+            out.idle_timeout = r.duration(v, path);
         } else {
             return false;
         }

@@ -91,6 +91,9 @@ struct server_config {
     unsigned threads = 2;
     std::string tls_cert;  // PEM files; both empty: plain HTTP
     std::string tls_key;
+    // A connection waiting this long for its next request is closed, as servers close idle keep-alive
+    // connections (Node.js: 5 s). 0: never.
+    milliseconds idle_timeout{0};
 };
 
 struct sim_config {

@@ -6,7 +6,7 @@
 // request is parsed by a beast::http::basic_parser straight into per-connection strings that keep their
 // capacity, the answer's head is serialised into a reused string and written with the world's body in one
 // gather write, executors are concrete types (no any_io_executor), and timers are armed only for a
-// non-zero latency or jitter.
+// non-zero latency, jitter or idle timeout.
 #include "tests/sim/sim_server.hpp"
 
 #include <algorithm>
@@ -250,6 +250,7 @@ class connection_base {
 struct server_state {
     std::shared_ptr<world> world_;
     std::optional<ssl::context> ssl_ctx;
+    std::chrono::milliseconds idle_timeout{0};  // server_config::idle_timeout
 
     std::mutex mutex;
     std::condition_variable idle;
@@ -327,6 +328,7 @@ class session final : public connection_base {
             std::fprintf(stderr, "msgflash-sim: connection error: %s\n", e.what());
         }
         self->close_socket();
+        self->world_.note_connection_closed(self->idle_closed_);
         self->state_.remove(*self);
     }
 
@@ -363,8 +365,8 @@ class session final : public connection_base {
             if (stopping_) {
                 co_return;
             }
-            if (world_.draw_reset()) {
-                co_await reset_when_request_arrives();
+            const bool arrived = co_await await_request();
+            if (!arrived) {
                 co_return;
             }
 
@@ -409,8 +411,12 @@ class session final : public connection_base {
             const bool keep_alive = parser_->keep_alive();
             parser_.reset();
 
-            // Control routes are out of band: no modelled network jitter for them.
+            // Control routes are out of band: no reset and no modelled network jitter for them.
             if (!std::string_view(data_.target).starts_with("/_sim/")) {
+                if (world_.draw_reset()) {
+                    reset();
+                    co_return;
+                }
                 const auto jitter = world_.draw_arrival_jitter();
                 if (jitter.count() > 0) {
                     const bool waited = co_await wait(jitter);
@@ -486,18 +492,37 @@ class session final : public connection_base {
         // Anything else (EOF between requests, reset, TLS truncation, stop()) just ends the connection.
     }
 
-    // The 'reset' fault: once the next request is on its way, close with SO_LINGER {1, 0} so that the
-    // kernel sends RST and the request is never read.
-    task<void> reset_when_request_arrives() {
-        if (buffer_.size() == 0) {
-            co_await socket().async_wait(tcp::socket::wait_read, use_nothrow);
-        }
-        if (stopping_) {
-            co_return;
-        }
+    // The 'reset' fault, drawn once a request has arrived: close with SO_LINGER {1, 0} so that the kernel
+    // answers with RST instead of the request being handled.
+    void reset() {
         error_code ignored;
         socket().set_option(asio::socket_base::linger(true, 0), ignored);
         socket().close(ignored);
+    }
+
+    // Until the next request's first bytes are in the buffer. False when the connection ends first: the
+    // client closed it, stop(), or it stayed idle past idle_timeout (then the server closes it, as servers
+    // close idle keep-alive connections). Without an idle timeout the read loop waits as it always did.
+    task<bool> await_request() {
+        if (buffer_.size() > 0 || state_.idle_timeout.count() == 0) {
+            co_return true;
+        }
+        timer_.expires_after(state_.idle_timeout);
+        auto first = co_await (read_some() || timer_.async_wait(use_nothrow));
+        if (stopping_) {
+            co_return false;
+        }
+        if (first.index() == 1) {
+            idle_closed_ = true;
+            co_return false;
+        }
+        co_return !std::get<0>(first);
+    }
+
+    task<error_code> read_some() {
+        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_nothrow);
+        buffer_.commit(n);
+        co_return ec;
     }
 
     // The 'slow' fault: the whole answer, slow_chunk_bytes at a time every slow_chunk_interval.
@@ -563,6 +588,7 @@ class session final : public connection_base {
     std::string head_;
     bool from_loopback_;
     bool stopping_ = false;
+    bool idle_closed_ = false;
 };
 
 tcp::endpoint resolve_listen_endpoint(asio::io_context& ioc, const server_config& config) {
@@ -633,6 +659,7 @@ struct server::impl {
             throw std::invalid_argument("msgflash-sim: server needs a world");
         }
         state_.world_ = std::move(w);
+        state_.idle_timeout = config.idle_timeout;
         if (!config.tls_cert.empty() || !config.tls_key.empty()) {
             if (config.tls_cert.empty() || config.tls_key.empty()) {
                 throw std::runtime_error("msgflash-sim: TLS needs both a certificate and a key");
@@ -703,6 +730,7 @@ struct server::impl {
     void spawn(std::shared_ptr<Session> s) {
         if (!state_.add(s)) {
             s->abort();
+            state_.world_->note_connection_closed(false);
             return;
         }
         const strand_executor strand = s->strand();

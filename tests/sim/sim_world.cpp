@@ -1119,6 +1119,8 @@ struct world::impl {
     std::deque<fault_kind> script;
     std::uint64_t reset_next = 0;
     std::uint64_t connections = 0;
+    std::uint64_t open_connections = 0;  // a gauge: reset-stats leaves it alone
+    std::uint64_t idle_closed = 0;
     std::uint64_t tls_handshakes = 0;
     std::uint64_t unauthenticated = 0;
     // One generator per purpose, all from faults.seed: turning on latency does not change message ids.
@@ -2280,10 +2282,9 @@ struct world::impl {
                              {"duplicates", s.duplicates},     {"quotaUsed", a.cfg.quota_used},
                              {"unauthorized", s.unauthorized}, {"faults", s.faults}};
         }
-        return json::object{{"connections", connections},
-                            {"tlsHandshakes", tls_handshakes},
-                            {"unauthenticated", unauthenticated},
-                            {"accounts", std::move(per_account)}};
+        return json::object{{"connections", connections},         {"openConnections", open_connections},
+                            {"idleClosed", idle_closed},          {"tlsHandshakes", tls_handshakes},
+                            {"unauthenticated", unauthenticated}, {"accounts", std::move(per_account)}};
     }
 
     json::object faults_json() const {
@@ -2415,6 +2416,7 @@ struct world::impl {
             a.fingerprints.clear();
         }
         connections = 0;
+        idle_closed = 0;
         tls_handshakes = 0;
         unauthenticated = 0;
     }
@@ -2724,6 +2726,17 @@ fault_config world::faults() const {
 void world::note_connection_opened() {
     std::lock_guard lock(impl_->mutex);
     ++impl_->connections;
+    ++impl_->open_connections;
+}
+
+void world::note_connection_closed(bool idle) {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->open_connections > 0) {
+        --impl_->open_connections;
+    }
+    if (idle) {
+        ++impl_->idle_closed;
+    }
 }
 
 void world::note_tls_handshake() {
