@@ -4,10 +4,9 @@
 
 #include <chrono>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/verb.hpp>
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
@@ -20,9 +19,7 @@ namespace msgflash::api {
 namespace {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
 using steady = std::chrono::steady_clock;
-using request_type = http::request<http::string_body>;
 
 // What replaces the key should a server echo it back in a body or error message.
 constexpr std::string_view key_placeholder = "<api key>";
@@ -63,21 +60,27 @@ struct api_client::state {
         if (options.user_agent.empty()) {
             options.user_agent = std::string("msgflashd/") + msgflash::version;
         }
+        if (options.user_agent.find_first_of("\r\n") != std::string::npos) {
+            throw std::invalid_argument("the User-Agent must be one line");
+        }
+        fixed_fields = "User-Agent: " + options.user_agent + "\r\nAccept: application/json\r\n";
     }
 
-    request_type build(const endpoint_request& e, const api_key& key) const {
-        request_type req{e.method == http_method::get ? http::verb::get : http::verb::post, e.target, 11};
-        req.set(http::field::user_agent, options.user_agent);
-        req.set(http::field::accept, "application/json");
-        req.set("x-api-key", key.reveal());
+    // The header lines of a request: User-Agent, Accept, the key, X-Team-Id for team keys, Content-Type when
+    // there is a body. The key goes here and nowhere else; the pool wipes these bytes once they are sent.
+    http_request build(const endpoint_request& e, const api_key& key) const {
+        http_request req;
+        req.method = e.method == http_method::get ? std::string_view("GET") : std::string_view("POST");
+        req.target = e.target;
+        req.fields.reserve(fixed_fields.size() + key.reveal().size() + 96);
+        req.fields.append(fixed_fields).append("x-api-key: ").append(key.reveal()).append("\r\n");
         if (key.is_team()) {
-            req.set("X-Team-Id", key.team_id());
+            req.fields.append("X-Team-Id: ").append(key.team_id()).append("\r\n");
         }
         if (!e.body.empty()) {
-            req.set(http::field::content_type, "application/json");
-            req.body() = e.body;
+            req.fields.append("Content-Type: application/json\r\n");
+            req.body = e.body;
         }
-        req.prepare_payload();
         return req;
     }
 
@@ -155,6 +158,7 @@ struct api_client::state {
     http_pool pool;
     client_options options;
     std::set<std::string, std::less<>> reported_fields;
+    std::string fixed_fields;  // the header lines every request carries
 };
 
 namespace {

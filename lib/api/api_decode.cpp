@@ -1,7 +1,6 @@
 #include "api/api_decode.hpp"
 
 #include <array>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -612,7 +611,9 @@ bool is_json_content_type(std::string_view ct) {
         return false;
     }
     for (std::size_t i = 0; i < media.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(media[i])) != json_type[i]) {
+        const char c = media[i];
+        const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;  // ASCII only
+        if (lower != json_type[i]) {
             return false;
         }
     }

@@ -1,37 +1,41 @@
 // The pool's state lives in one `impl` shared by every request coroutine, so that it outlives the handle
 // while requests are still unwinding. Everything runs on one executor: no locks, and each step re-checks
 // `aborted` after every co_await because cancel_all() may have run in between.
+//
+// Timeouts are not one timer per operation: each in-flight request records its deadline, and one sweep per
+// pool (running only while requests are in flight, every min(timeouts)/10, 5–100 ms) closes what a late
+// request is waiting on. A busy pool then pays no timer operation per request; a timeout fires up to one
+// sweep late.
 #include "api/http_pool.hpp"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <list>
 #include <optional>
 #include <poll.h>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/error.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/logger.h>
@@ -50,18 +54,22 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using steady = std::chrono::steady_clock;
-using request_type = http::request<http::string_body>;
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto never = steady::time_point::max();
 
 // GCC 12 miscompiles co_await in some expression positions (an operand of && or ?:): every co_await here is a
 // statement or a variable's initializer.
 
 // An answer's status line and headers: MsgFlash sends a handful of short headers.
 constexpr std::uint32_t response_header_limit = 16 * 1024;
-// A kept-alive connection's read buffer is trimmed back when an answer grew it past this (up to 256
-// connections may sit idle).
+// Each read asks for this much: an instance list or a page of messages comes in one read. A connection's
+// buffer is trimmed back to it when an answer grew it past idle_buffer_bytes (up to 256 connections idle).
+constexpr std::size_t read_chunk_bytes = 16 * 1024;
 constexpr std::size_t idle_buffer_bytes = 64 * 1024;
+// The timeout sweep's period: a tenth of the shortest timeout, within these bounds.
+constexpr std::chrono::milliseconds min_sweep{5};
+constexpr std::chrono::milliseconds max_sweep{100};
 
 struct ssl_session_free {
     void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
@@ -82,8 +90,94 @@ std::string host_header(const http_origin& o) {
     return h;
 }
 
-std::string describe(const error_code& ec) {
-    return ec.message();
+// What the request line and the caller's fields may not contain: they would end or split the header.
+bool is_clean_target(std::string_view t) {
+    return !t.empty() && t.front() == '/' && t.find_first_of(" \t\r\n") == std::string_view::npos;
+}
+bool is_clean_fields(std::string_view f) {
+    return (f.empty() || f.ends_with("\r\n")) && f.find("\r\n\r\n") == std::string_view::npos &&
+           !f.starts_with("\r\n");
+}
+
+// A request goes out as one gather write of four buffers — the request line and Host, the caller's fields,
+// Content-Length and the empty line, the body — so that the fields (which carry the key) are never copied.
+// `head` and `tail` are the connection's, reused.
+struct request_wire {
+    std::string& head;
+    std::string& tail;
+};
+
+std::array<asio::const_buffer, 4> wire_buffers(const http_request& r, std::string_view host, request_wire w) {
+    w.head.clear();
+    w.head.append(r.method).append(" ").append(r.target).append(" HTTP/1.1\r\nHost: ").append(host);
+    w.head.append("\r\n");
+    w.tail.clear();
+    if (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH") {
+        w.tail.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    }
+    w.tail.append("\r\n");
+    return {asio::buffer(w.head), asio::buffer(r.fields), asio::buffer(w.tail), asio::buffer(r.body)};
+}
+
+// What a request keeps of its answer: the status, two headers and the body.
+struct answer {
+    unsigned status = 0;
+    std::string content_type;
+    std::string retry_after;
+    std::string body;
+};
+
+// An HTTP/1.1 response parser that keeps only what `answer` holds: no header map, so no allocation per header
+// field (Beast's response_parser builds a basic_fields). One per answer: Beast's parsers cannot be reset.
+class response_reader final : public http::basic_parser<false> {
+  public:
+    response_reader(answer& a, std::size_t body_limit) : answer_(a) {
+        header_limit(response_header_limit);
+        this->body_limit(body_limit);
+        eager(true);
+    }
+
+  private:
+    void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, error_code&) override {
+        answer_.status = static_cast<unsigned>(code);
+        answer_.content_type.clear();
+        answer_.retry_after.clear();
+        answer_.body.clear();
+    }
+    void on_field_impl(http::field f, beast::string_view, beast::string_view value, error_code&) override {
+        if (f == http::field::content_type) {
+            answer_.content_type.assign(value.data(), value.size());
+        } else if (f == http::field::retry_after) {
+            answer_.retry_after.assign(value.data(), value.size());
+        }
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+        if (length) {
+            // At most body_limit: the parser refuses a larger Content-Length before any body byte.
+            answer_.body.reserve(static_cast<std::size_t>(*length));
+        }
+    }
+    std::size_t on_body_impl(beast::string_view s, error_code&) override {
+        answer_.body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, error_code&) override {
+        answer_.body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    answer& answer_;
+};
+
+// Overwrites a buffer that held credentials before its memory goes back to the allocator.
+void wipe(std::string& s) noexcept {
+    if (!s.empty()) {
+        OPENSSL_cleanse(s.data(), s.size());
+    }
 }
 
 ssl::context make_tls_context(const pool_options& o, spdlog::logger& log) {
@@ -105,7 +199,7 @@ ssl::context make_tls_context(const pool_options& o, spdlog::logger& log) {
     return ctx;
 }
 
-// One connection: its stream, its read buffer, and when it went idle.
+// One connection: its socket (under TLS or not), its read buffer, and when it went idle.
 class connection {
   public:
     connection(const asio::any_io_executor& ex, ssl::context* tls, std::uint64_t number) : id(number) {
@@ -114,67 +208,47 @@ class connection {
         } else {
             plain_.emplace(ex);
         }
+        buffer.reserve(read_chunk_bytes);
     }
 
-    beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+    tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
     bool is_tls() const { return tls_.has_value(); }
-    beast::ssl_stream<beast::tcp_stream>& tls() { return *tls_; }
+    ssl::stream<tcp::socket>& tls() { return *tls_; }
+    tcp::socket& plain() { return *plain_; }
     SSL* ssl() { return tls_->native_handle(); }
 
     // Closes the socket: pending operations complete with operation_aborted. Idempotent.
-    void close() noexcept { tcp().close(); }
+    void close() noexcept {
+        error_code ignored;
+        socket().close(ignored);
+    }
 
     // Could this idle connection carry a request? Not if anything is waiting to be read — EOF, a reset, a TLS
     // alert or stray bytes all mean the server closed it or broke the protocol. One poll(2), no blocking.
     bool looks_alive() {
-        if (buffer.size() != 0 || !tcp().socket().is_open()) {
+        if (buffer.size() != 0 || !socket().is_open()) {
             return false;
         }
         if (tls_ && SSL_has_pending(ssl()) == 1) {
             return false;
         }
         pollfd p{};
-        p.fd = tcp().socket().native_handle();
+        p.fd = socket().native_handle();
         p.events = POLLIN;
         return ::poll(&p, 1, 0) == 0;
     }
 
-    asio::awaitable<std::tuple<error_code, std::size_t>> write(request_type& req) {
-        if (tls_) {
-            auto [ec, n] = co_await http::async_write(*tls_, req, use_nothrow);
-            co_return std::make_tuple(ec, n);
-        }
-        auto [ec, n] = co_await http::async_write(*plain_, req, use_nothrow);
-        co_return std::make_tuple(ec, n);
-    }
-
-    asio::awaitable<std::tuple<error_code, std::size_t>> read(
-        http::response_parser<http::string_body>& parser) {
-        if (tls_) {
-            auto [ec, n] = co_await http::async_read(*tls_, buffer, parser, use_nothrow);
-            co_return std::make_tuple(ec, n);
-        }
-        auto [ec, n] = co_await http::async_read(*plain_, buffer, parser, use_nothrow);
-        co_return std::make_tuple(ec, n);
-    }
-
     const std::uint64_t id;
     beast::flat_buffer buffer;
+    std::string wire_head;  // request_wire's, capacity kept
+    std::string wire_tail;
     steady::time_point idle_since{};
     std::uint64_t requests = 0;
     bool session_saved = false;
 
   private:
-    std::optional<beast::tcp_stream> plain_;
-    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
-};
-
-// A name resolution in progress, shared with the timer that bounds it.
-struct resolve_op {
-    explicit resolve_op(const asio::any_io_executor& ex) : resolver(ex), timer(ex) {}
-    tcp::resolver resolver;
-    asio::steady_timer timer;
-    bool timed_out = false;
+    std::optional<tcp::socket> plain_;
+    std::optional<ssl::stream<tcp::socket>> tls_;
 };
 
 // A request queued for a connection. The pool hands it a connection (or the right to open one) and wakes it
@@ -203,21 +277,31 @@ struct waiter {
     std::deque<waiter*>& queue_;
 };
 
-// What cancel_all() needs to reach one in-flight request.
+// One in-flight request as cancel_all() and the timeout sweep see it: what it is waiting on.
 struct request_slot {
-    connection* conn = nullptr;  // being opened or used
-    resolve_op* resolving = nullptr;
-    bool aborted = false;
+    connection* conn = nullptr;         // being opened or used
+    tcp::resolver* resolver = nullptr;  // resolving
+    steady::time_point deadline = never;
+    bool aborted = false;    // cancel_all(), shutdown() or the caller's cancellation
+    bool timed_out = false;  // the sweep found it past its deadline
     std::list<request_slot*>::iterator pos;
 
-    void abort() {
-        aborted = true;
+    void interrupt() {
         if (conn != nullptr) {
             conn->close();
         }
-        if (resolving != nullptr) {
-            resolving->resolver.cancel();
+        if (resolver != nullptr) {
+            resolver->cancel();
         }
+    }
+    void abort() {
+        aborted = true;
+        interrupt();
+    }
+    void expire() {
+        timed_out = true;
+        deadline = never;
+        interrupt();
     }
 };
 
@@ -233,8 +317,12 @@ struct exchange_result {
     std::string detail;
     unsigned status = 0;
     bool keep_alive = false;
-    http::response<http::string_body> response;
 };
+
+std::chrono::milliseconds sweep_period(const pool_options& o) {
+    const auto shortest = std::min({o.connect_timeout, o.handshake_timeout, o.request_timeout});
+    return std::clamp(shortest / 10, min_sweep, max_sweep);
+}
 
 }  // namespace
 
@@ -248,7 +336,9 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                                                       std::make_shared<spdlog::sinks::null_sink_mt>())),
           host_header_(host_header(opts_.origin)),
           port_text_(std::to_string(opts_.origin.port)),
-          reap_timer_(ex_) {
+          sweep_period_(sweep_period(opts_)),
+          reap_timer_(ex_),
+          sweep_timer_(ex_) {
         if (auto problem = origin_problem(opts_.origin)) {
             throw std::invalid_argument(*problem);
         }
@@ -265,7 +355,7 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
 
     // ---- the request ------------------------------------------------------------------------------------
 
-    static asio::awaitable<http_exchange> run(std::shared_ptr<impl> self, request_type req, bool idempotent) {
+    static asio::awaitable<http_exchange> run(std::shared_ptr<impl> self, http_request req, bool idempotent) {
         impl& p = *self;
         http_exchange out;
         request_slot slot;
@@ -282,10 +372,27 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             out.detail = "the API client is shut down";
             co_return out;
         }
-        req.version(11);
-        req.set(http::field::host, p.host_header_);
+        if (!is_clean_target(req.target) || !is_clean_fields(req.fields)) {
+            out.ec = asio::error::invalid_argument;
+            out.detail = "refusing to send a malformed request (target or header lines)";
+            wipe(req.fields);
+            co_return out;
+        }
+        // The header lines carry the credentials: wiped whatever happens.
+        struct fields_wiper {
+            std::string& fields;
+            ~fields_wiper() { wipe(fields); }
+        } wiper{req.fields};
 
-        lease l = co_await p.acquire(slot, steady::now() + p.opts_.queue_timeout);
+        // The common case needs no suspension: an idle connection, or room for a new one.
+        lease l;
+        if (auto idle = p.take_idle()) {
+            l.conn = std::move(idle);
+        } else if (p.waiters_.empty() && p.total_ < p.opts_.max_connections) {
+            ++p.total_;
+        } else {
+            l = co_await p.wait_for_connection(slot, steady::now() + p.opts_.queue_timeout);
+        }
         if (l.ec) {
             out.ec = l.ec;
             out.detail = std::move(l.detail);
@@ -309,9 +416,8 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             if (!reused) {
                 hold.conn = p.new_connection();
                 slot.conn = hold.conn.get();
-                exchange_phase phase = exchange_phase::resolve;
                 std::string detail;
-                error_code ec = co_await p.establish(*hold.conn, slot, phase, detail);
+                error_code ec = co_await p.establish(*hold.conn, slot, detail);
                 slot.conn = nullptr;
                 if (ec) {
                     out.ec = ec;
@@ -321,19 +427,21 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                 }
             }
             slot.conn = hold.conn.get();
-            exchange_result r = co_await p.exchange(*hold.conn, req, slot, idempotent, reused);
+            answer a;
+            exchange_result r = co_await p.exchange(*hold.conn, req, slot, idempotent, reused, a);
             slot.conn = nullptr;
             out.connection_id = hold.conn->id;
             out.reused_connection = reused;
             if (r.ok) {
                 out.outcome = transport_outcome::answered;
                 out.status = r.status;
-                out.content_type = std::string(r.response[http::field::content_type]);
-                out.retry_after = std::string(r.response[http::field::retry_after]);
-                out.body = std::move(r.response.body());
+                out.content_type = std::move(a.content_type);
+                out.retry_after = std::move(a.retry_after);
+                out.body = std::move(a.body);
                 if (r.keep_alive && hold.conn->buffer.size() == 0) {
                     if (hold.conn->buffer.capacity() > idle_buffer_bytes) {
                         hold.conn->buffer.shrink_to_fit();
+                        hold.conn->buffer.reserve(read_chunk_bytes);
                     }
                     hold.held = false;
                     p.put_back(std::move(hold.conn));
@@ -346,8 +454,7 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                 p.log_->debug(
                     "msgflash api: {} {}: kept-alive connection #{} was closed by the server before "
                     "answering ({}); sending again on a fresh connection",
-                    std::string_view(req.method_string()), std::string_view(req.target()), hold.conn->id,
-                    r.facts.ec.message());
+                    req.method, req.target, hold.conn->id, r.facts.ec.message());
                 ++p.counters_.replays;
                 out.replayed = true;
                 hold.conn.reset();  // the slot stays ours: the fresh connection takes it
@@ -373,20 +480,58 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         }
     }
 
+    // What an operation's error means, given what cancel_all(), the sweep or the caller did meanwhile.
+    static error_code blame(const request_slot& slot, error_code ec, client_errc timeout) {
+        if (slot.aborted) {
+            return asio::error::operation_aborted;
+        }
+        if (slot.timed_out) {
+            return timeout;
+        }
+        return ec;
+    }
+
+    // ---- deadlines
+    // -----------------------------------------------------------------------------------------
+
+    void watch(request_slot& slot, steady::time_point deadline) {
+        slot.deadline = deadline;
+        slot.timed_out = false;
+        stop_sweeping_ = false;  // a sweep that cancel_all() was stopping carries on for this one
+        if (!sweeping_) {
+            sweeping_ = true;
+            asio::co_spawn(ex_, sweep(shared_from_this()), asio::detached);
+        }
+    }
+
+    static void unwatch(request_slot& slot) { slot.deadline = never; }
+
+    // Runs while requests are in flight: closes what a request past its deadline waits on.
+    static asio::awaitable<void> sweep(std::shared_ptr<impl> self) {
+        impl& p = *self;
+        while (!p.in_flight_.empty() && !p.stop_sweeping_) {
+            p.sweep_timer_.expires_after(p.sweep_period_);
+            auto [ec] = co_await p.sweep_timer_.async_wait(use_nothrow);
+            (void)ec;
+            const auto now = steady::now();
+            for (request_slot* s : p.in_flight_) {
+                if (now >= s->deadline) {
+                    s->expire();
+                }
+            }
+        }
+        p.sweeping_ = false;
+        p.stop_sweeping_ = false;
+    }
+
     // ---- connections --------------------------------------------------------------------------------------
 
     std::unique_ptr<connection> new_connection() {
         return std::make_unique<connection>(ex_, tls_ctx_ ? &*tls_ctx_ : nullptr, next_connection_id_++);
     }
 
-    asio::awaitable<lease> acquire(request_slot& slot, steady::time_point deadline) {
-        if (auto c = take_idle()) {
-            co_return lease{std::move(c), {}, {}};
-        }
-        if (waiters_.empty() && total_ < opts_.max_connections) {
-            ++total_;
-            co_return lease{};
-        }
+    // Every connection is busy: queue, first come first served, until one is handed over or may be opened.
+    asio::awaitable<lease> wait_for_connection(request_slot& slot, steady::time_point deadline) {
         waiter w(ex_, waiters_);
         w.timer.expires_at(deadline);
         auto [ec] = co_await w.timer.async_wait(use_nothrow);
@@ -402,10 +547,6 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                 }
                 co_return lease{nullptr, asio::error::operation_aborted,
                                 "cancelled while waiting for a connection"};
-            }
-            if (w.conn && !w.conn->looks_alive()) {
-                discard_stale(std::move(w.conn));
-                co_return lease{};  // the slot stays ours: open a new connection in it
             }
             co_return lease{std::move(w.conn), {}, {}};
         }
@@ -423,12 +564,13 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         while (!idle_.empty()) {
             auto c = std::move(idle_.back());
             idle_.pop_back();
-            if (steady::now() - c->idle_since >= opts_.idle_timeout) {
+            const auto idle_for = steady::now() - c->idle_since;
+            if (idle_for >= opts_.idle_timeout) {
                 c->close();
                 --total_;
                 continue;
             }
-            if (!c->looks_alive()) {
+            if (idle_for >= opts_.liveness_check_after && !c->looks_alive()) {
                 discard_stale(std::move(c));
                 --total_;
                 continue;
@@ -450,7 +592,6 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             drop(std::move(c));
             return;
         }
-        c->tcp().expires_never();
         if (!waiters_.empty()) {
             waiter* w = waiters_.front();
             waiters_.pop_front();
@@ -513,8 +654,8 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
 
     // ---- opening a connection -----------------------------------------------------------------------------
 
-    asio::awaitable<error_code> resolve(request_slot& slot, steady::time_point deadline,
-                                        std::vector<tcp::endpoint>& out, std::string& detail) {
+    asio::awaitable<error_code> resolve(request_slot& slot, std::vector<tcp::endpoint>& out,
+                                        std::string& detail) {
         if (!literal_endpoints_.empty()) {
             out = literal_endpoints_;
             co_return error_code{};
@@ -523,25 +664,14 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             out = resolved_;
             co_return error_code{};
         }
-        auto op = std::make_shared<resolve_op>(ex_);
-        op->timer.expires_at(deadline);
-        op->timer.async_wait([op](error_code ec) {
-            if (!ec) {
-                op->timed_out = true;
-                op->resolver.cancel();
-            }
-        });
-        slot.resolving = op.get();
-        auto [ec, results] = co_await op->resolver.async_resolve(opts_.origin.host, port_text_, use_nothrow);
-        slot.resolving = nullptr;
-        op->timer.cancel();
-        if (slot.aborted) {
-            ec = asio::error::operation_aborted;
-        } else if (op->timed_out) {
-            ec = client_errc::connect_timeout;
-        }
+        tcp::resolver resolver(ex_);
+        slot.resolver = &resolver;
+        auto [resolve_ec, results] =
+            co_await resolver.async_resolve(opts_.origin.host, port_text_, use_nothrow);
+        slot.resolver = nullptr;
+        const error_code ec = blame(slot, resolve_ec, client_errc::connect_timeout);
         if (ec) {
-            detail = "resolving " + opts_.origin.host + ": " + describe(ec);
+            detail = "resolving " + opts_.origin.host + ": " + ec.message();
             co_return ec;
         }
         out.clear();
@@ -562,13 +692,11 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         co_return error_code{};
     }
 
-    asio::awaitable<error_code> establish(connection& c, request_slot& slot, exchange_phase& phase,
-                                          std::string& detail) {
+    asio::awaitable<error_code> establish(connection& c, request_slot& slot, std::string& detail) {
         const auto started = steady::now();
-        const auto connect_deadline = started + opts_.connect_timeout;  // resolving and connecting together
-        phase = exchange_phase::resolve;
+        watch(slot, started + opts_.connect_timeout);  // resolving and connecting together
         std::vector<tcp::endpoint> endpoints;
-        error_code ec = co_await resolve(slot, connect_deadline, endpoints, detail);
+        error_code ec = co_await resolve(slot, endpoints, detail);
         if (ec) {
             co_return ec;
         }
@@ -576,29 +704,23 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             const auto state = co_await asio::this_coro::cancellation_state;
             fold_caller_cancellation(slot, state);
         }
-        if (slot.aborted) {
-            co_return error_code(asio::error::operation_aborted);
+        if (slot.aborted || slot.timed_out) {
+            co_return blame(slot, {}, client_errc::connect_timeout);
         }
-        phase = exchange_phase::connect;
-        c.tcp().expires_at(connect_deadline);
-        auto [connect_ec, endpoint] = co_await c.tcp().async_connect(endpoints, use_nothrow);
-        if (slot.aborted) {
-            co_return error_code(asio::error::operation_aborted);
-        }
-        if (connect_ec) {
-            if (connect_ec == beast::error::timeout) {
-                connect_ec = client_errc::connect_timeout;
+        auto [connect_ec, endpoint] = co_await asio::async_connect(c.socket(), endpoints, use_nothrow);
+        if (connect_ec || slot.aborted || slot.timed_out) {
+            ec = blame(slot, connect_ec, client_errc::connect_timeout);
+            if (!slot.aborted) {
+                resolved_.clear();  // the addresses may have moved: resolve again next time
             }
-            resolved_.clear();  // the addresses may have moved: resolve again next time
-            detail = "connecting to " + opts_.origin.to_string() + ": " + describe(connect_ec);
-            co_return connect_ec;
+            detail = "connecting to " + opts_.origin.to_string() + ": " + ec.message();
+            co_return ec;
         }
         error_code ignored;
-        c.tcp().socket().set_option(tcp::no_delay(true), ignored);
+        c.socket().set_option(tcp::no_delay(true), ignored);
         ++counters_.connections_opened;
         bool resumed = false;
         if (c.is_tls()) {
-            phase = exchange_phase::handshake;
             SSL* ssl = c.ssl();
             // SNI carries names only (RFC 6066 §3).
             if (literal_endpoints_.empty() && SSL_set_tlsext_host_name(ssl, opts_.origin.host.c_str()) != 1) {
@@ -616,21 +738,16 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             if (slot.aborted) {
                 co_return error_code(asio::error::operation_aborted);
             }
-            c.tcp().expires_after(opts_.handshake_timeout);
+            watch(slot, steady::now() + opts_.handshake_timeout);
             auto [handshake_ec] = co_await c.tls().async_handshake(ssl::stream_base::client, use_nothrow);
-            if (slot.aborted) {
-                co_return error_code(asio::error::operation_aborted);
-            }
-            if (handshake_ec) {
-                if (handshake_ec == beast::error::timeout) {
-                    handshake_ec = client_errc::handshake_timeout;
-                }
-                detail = "TLS handshake with " + opts_.origin.to_string() + ": " + describe(handshake_ec);
+            if (handshake_ec || slot.aborted || slot.timed_out) {
+                ec = blame(slot, handshake_ec, client_errc::handshake_timeout);
+                detail = "TLS handshake with " + opts_.origin.to_string() + ": " + ec.message();
                 const long verify = SSL_get_verify_result(ssl);
                 if (verify != X509_V_OK) {
                     detail += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
                 }
-                co_return handshake_ec;
+                co_return ec;
             }
             ++counters_.tls_handshakes;
             resumed = SSL_session_reused(ssl) == 1;
@@ -638,7 +755,7 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
                 ++counters_.tls_resumed;
             }
         }
-        c.tcp().expires_never();
+        unwatch(slot);
         log_->debug("msgflash api: connection #{} to {} open in {} ms{}", c.id, opts_.origin.to_string(),
                     std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count(),
                     c.is_tls() ? (resumed ? " (TLS, session resumed)" : " (TLS)") : "");
@@ -647,8 +764,8 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
 
     // ---- one request/answer on an open connection --------------------------------------------------------
 
-    asio::awaitable<exchange_result> exchange(connection& c, request_type& req, request_slot& slot,
-                                              bool idempotent, bool reused) {
+    asio::awaitable<exchange_result> exchange(connection& c, const http_request& req, request_slot& slot,
+                                              bool idempotent, bool reused, answer& a) {
         exchange_result r;
         r.facts.reused_connection = reused;
         r.facts.idempotent = idempotent;
@@ -664,10 +781,19 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             co_return r;
         }
         ++c.requests;
-        c.tcp().expires_after(opts_.request_timeout);
-        auto [write_ec, written] = co_await c.write(req);
-        r.facts.bytes_written = written;
-        if (write_ec || slot.aborted) {
+        watch(slot, steady::now() + opts_.request_timeout);
+        const auto wire = wire_buffers(req, host_header_, {c.wire_head, c.wire_tail});
+        error_code write_ec;
+        if (c.is_tls()) {
+            auto [ec, n] = co_await asio::async_write(c.tls(), wire, use_nothrow);
+            write_ec = ec;
+            r.facts.bytes_written = n;
+        } else {
+            auto [ec, n] = co_await asio::async_write(c.plain(), wire, use_nothrow);
+            write_ec = ec;
+            r.facts.bytes_written = n;
+        }
+        if (write_ec || slot.aborted || slot.timed_out) {
             note_error(r, write_ec, slot, c, "writing");
             co_return r;
         }
@@ -681,60 +807,114 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
             note_error(r, asio::error::operation_aborted, slot, c, "before reading the answer");
             co_return r;
         }
-        std::optional<http::response_parser<http::string_body>> parser;
+        // Read and parse until the answer is whole: Beast's parser, fed by plain reads.
+        std::optional<response_reader> parser;
+        parser.emplace(a, opts_.max_body_bytes);
+        error_code read_ec;
+        bool eof = false;
         for (;;) {
-            parser.emplace();
-            parser->header_limit(response_header_limit);
-            parser->body_limit(opts_.max_body_bytes);
-            auto [read_ec, read_n] = co_await c.read(*parser);
-            r.facts.answer_started =
-                r.facts.answer_started || read_n > 0 || parser->got_some() || c.buffer.size() > 0;
-            r.facts.header_complete = parser->is_header_done();
-            if (r.facts.header_complete) {
-                r.status = parser->get().result_int();
-            }
-            if (read_ec || slot.aborted) {
-                if (read_ec == http::error::body_limit) {
-                    r.detail = "connection #" + std::to_string(c.id) + ": body larger than " +
-                               std::to_string(opts_.max_body_bytes) + " bytes";
-                    r.facts.ec = client_errc::body_too_large;
-                    co_return r;
+            if (c.buffer.size() > 0) {
+                error_code parse_ec;
+                const std::size_t used = parser->put(c.buffer.data(), parse_ec);
+                c.buffer.consume(used);
+                if (parse_ec && parse_ec != http::error::need_more) {
+                    read_ec = parse_ec;
+                    break;
                 }
-                note_error(r, read_ec, slot, c, "reading the answer");
-                co_return r;
+                if (parser->is_done()) {
+                    const unsigned status = a.status;
+                    // 1xx interim answers (e.g. 103 Early Hints) come before the real one.
+                    if (status >= 100 && status < 200 && status != 101) {
+                        parser.emplace(a, opts_.max_body_bytes);
+                        continue;
+                    }
+                    break;
+                }
+                if (!parse_ec && used > 0 && c.buffer.size() > 0) {
+                    continue;
+                }
             }
-            // 1xx interim answers (e.g. 103 Early Hints) come before the real one.
-            if (r.status >= 100 && r.status < 200 && r.status != 101) {
+            if (eof) {
+                // The server closed: fine only for an answer delimited by the close.
+                if (!r.facts.answer_started) {
+                    read_ec = http::error::end_of_stream;
+                    break;
+                }
+                error_code eof_ec;
+                parser->put_eof(eof_ec);
+                if (eof_ec || !parser->is_done()) {
+                    read_ec = eof_ec ? eof_ec : error_code(http::error::partial_message);
+                }
+                break;
+            }
+            std::size_t n = 0;
+            error_code ec;
+            if (c.is_tls()) {
+                auto [e, got] =
+                    co_await c.tls().async_read_some(c.buffer.prepare(read_chunk_bytes), use_nothrow);
+                ec = e;
+                n = got;
+            } else {
+                auto [e, got] =
+                    co_await c.plain().async_read_some(c.buffer.prepare(read_chunk_bytes), use_nothrow);
+                ec = e;
+                n = got;
+            }
+            c.buffer.commit(n);
+            if (n > 0) {
+                r.facts.answer_started = true;
+            }
+            if (slot.aborted || slot.timed_out) {
+                read_ec = ec ? ec : error_code(asio::error::operation_aborted);
+                break;
+            }
+            if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+                eof = true;  // parse what came with it first
                 continue;
             }
-            break;
+            if (ec) {
+                read_ec = ec;
+                break;
+            }
         }
+        if (parser->is_header_done()) {
+            r.status = a.status;
+        }
+        r.facts.header_complete = parser->is_header_done();
+        if (read_ec) {
+            if (read_ec == http::error::body_limit) {
+                r.detail = "connection #" + std::to_string(c.id) + ": body larger than " +
+                           std::to_string(opts_.max_body_bytes) + " bytes";
+                r.facts.ec = client_errc::body_too_large;
+                co_return r;
+            }
+            note_error(r, read_ec, slot, c, "reading the answer");
+            co_return r;
+        }
+        unwatch(slot);
         if (c.is_tls() && !c.session_saved) {
             save_session(c);
         }
         r.ok = true;
-        r.keep_alive = parser->get().keep_alive() && !parser->need_eof();
-        r.response = parser->release();
+        r.keep_alive = parser->keep_alive() && !parser->need_eof();
         co_return r;
     }
 
     void note_error(exchange_result& r, error_code ec, const request_slot& slot, connection& c,
                     std::string_view doing) {
-        if (slot.aborted || ec == asio::error::operation_aborted) {
+        ec = blame(slot, ec, client_errc::request_timeout);
+        if (ec == asio::error::operation_aborted) {
             r.facts.cancelled = true;
-            ec = asio::error::operation_aborted;
-        } else if (ec == beast::error::timeout) {
-            ec = client_errc::request_timeout;
-        } else if (r.facts.phase == exchange_phase::read && r.facts.header_complete) {
+        } else if (r.facts.phase == exchange_phase::read && r.facts.header_complete &&
+                   ec != client_errc::request_timeout && !is_connection_loss(ec) &&
+                   ec != http::error::partial_message) {
             // A broken body after a whole header is still an answer we cannot read.
-            if (!is_connection_loss(ec) && ec != http::error::partial_message) {
-                ec = client_errc::malformed_response;
-            }
+            ec = client_errc::malformed_response;
         }
         r.facts.ec = ec;
         r.detail = "connection #" + std::to_string(c.id) +
                    (r.facts.reused_connection ? " (reused)" : " (new)") + ": " + std::string(doing) + ": " +
-                   describe(ec);
+                   ec.message();
     }
 
     // Keeps the connection's TLS session (read after its first answer, when TLS 1.3 tickets have arrived) for
@@ -774,6 +954,11 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         total_ -= idle_.size();
         idle_.clear();
         reap_timer_.cancel();
+        // Every request still in flight ends at once: none needs the sweep any more.
+        if (sweeping_) {
+            stop_sweeping_ = true;
+            sweep_timer_.cancel();
+        }
     }
 
     void shutdown_now() {
@@ -798,6 +983,7 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
   private:
     std::string host_header_;
     std::string port_text_;
+    std::chrono::milliseconds sweep_period_;
     std::optional<ssl::context> tls_ctx_;
     std::vector<tcp::endpoint> literal_endpoints_;  // the host is an IP address: no resolution
     std::vector<tcp::endpoint> resolved_;
@@ -808,6 +994,9 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
     std::size_t total_ = 0;  // connections counted against max_connections
     asio::steady_timer reap_timer_;
     bool reaping_ = false;
+    asio::steady_timer sweep_timer_;
+    bool sweeping_ = false;
+    bool stop_sweeping_ = false;
     bool shut_down_ = false;
     ssl_session_ptr session_;
     std::uint64_t next_connection_id_ = 1;
@@ -818,7 +1007,7 @@ namespace {
 
 // The caller's own cancellation must not turn into exceptions inside the pool (its cleanup relies on every
 // step returning), so the coroutine turns throw_if_cancelled off for the request and restores it after.
-asio::awaitable<http_exchange> execute_on(std::shared_ptr<http_pool::impl> self, request_type req,
+asio::awaitable<http_exchange> execute_on(std::shared_ptr<http_pool::impl> self, http_request req,
                                           bool idempotent) {
     const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -839,7 +1028,7 @@ http_pool::~http_pool() {
     }
 }
 
-asio::awaitable<http_exchange> http_pool::execute(request_type request, bool idempotent) {
+asio::awaitable<http_exchange> http_pool::execute(http_request request, bool idempotent) {
     return execute_on(impl_, std::move(request), idempotent);
 }
 

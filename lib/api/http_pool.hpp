@@ -12,8 +12,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "config/config.hpp"
@@ -39,10 +37,23 @@ struct pool_options {
     // A kept-alive connection unused this long is closed. Below Node.js' default keepAliveTimeout (5 s), the
     // shortest server-side idle limit in common use, so that we close first and the race below stays rare.
     std::chrono::milliseconds idle_timeout{4'000};
+    // Idle connections older than this are checked for a close by the server before reuse (one poll(2)).
+    // Younger ones are not: a close that recent may still be in flight for a round trip, so the check could
+    // not see it anyway, and a busy pool would pay a system call per request for nothing.
+    std::chrono::milliseconds liveness_check_after{10};
     // getaddrinfo gives no TTL: resolved addresses are reused this long (and dropped when a connect fails).
     std::chrono::milliseconds resolve_ttl{60'000};
     std::size_t max_body_bytes = default_max_body_bytes;
     std::filesystem::path ca_file;  // api.ca_file: trusted in addition to the system store
+};
+
+// One request as the pool writes it, in one buffer: "<method> <target> HTTP/1.1", Host, `fields` verbatim,
+// Content-Length (when there is a body, and always for POST), an empty line, the body.
+struct http_request {
+    std::string_view method = "GET";  // a literal: "GET", "POST"
+    std::string target;               // origin-form, "/api/v1/instances"; no spaces or line breaks
+    std::string fields;               // "Name: value\r\n" lines, without Host and Content-Length
+    std::string body;
 };
 
 // One request's fate.
@@ -78,15 +89,18 @@ struct pool_stats {
 //  * HTTP/1.1, one request per connection at a time (no pipelining). A request takes the most recently used
 //    idle connection (the others age out), else opens one while fewer than max_connections exist, else
 //    queues; queued requests are served first come, first served as connections free up.
-//  * Before reuse an idle connection is checked without blocking: readable (EOF, reset, a TLS alert, stray
-//    bytes) or idle past idle_timeout means the server may have closed it, and it is discarded unused.
+//  * Before reuse an idle connection is checked without blocking (if idle for liveness_check_after): readable
+//    (EOF, reset, a TLS alert, stray bytes) or idle past idle_timeout means the server may have closed it,
+//    and it is discarded unused.
 //  * Transparent replay: if the server closes a kept-alive connection just as a request is written, the
 //    request is sent once more on a fresh connection — only when it cannot have been acted on twice: the
 //    write failed with no byte accepted, or (idempotent requests only) the reused connection was closed or
 //    reset with no byte of an answer. A POST that was written is never replayed: the same close could follow
 //    a server that acted on it, so it is reported ambiguous (transport_rules.hpp, decide_failure).
 //  * Timeouts: connect_timeout (resolve + connect), handshake_timeout, request_timeout (writing and reading),
-//    queue_timeout. Failures before any byte is written are not_sent; after, ambiguous.
+//    queue_timeout. Failures before any byte is written are not_sent; after, ambiguous. The first three are
+//    enforced by one sweep per pool, every tenth of the shortest of them (5-100 ms), while requests are in
+//    flight: no timer operation per request, and a timeout fires up to one sweep late.
 //  * TLS: OpenSSL, peer verified against the system store plus ca_file, SNI for names, the certificate must
 //    match the host (names and IP addresses), TLS 1.2 or later; sessions are resumed across connections.
 //  * cancel_all() ends every queued and in-flight request at once with asio::error::operation_aborted (not
@@ -108,10 +122,9 @@ class http_pool {
     http_pool(const http_pool&) = delete;
     http_pool& operator=(const http_pool&) = delete;
 
-    // Sends `request` (Host and the HTTP version are set here; everything else, Content-Length included, is
-    // the caller's) and reads the answer. Never throws for network, TLS, HTTP or cancellation failures.
-    boost::asio::awaitable<http_exchange> execute(
-        boost::beast::http::request<boost::beast::http::string_body> request, bool idempotent);
+    // Sends `request` and reads the answer. Never throws for network, TLS, HTTP or cancellation failures. The
+    // bytes written (which carry the caller's credentials) are overwritten once sent.
+    boost::asio::awaitable<http_exchange> execute(http_request request, bool idempotent);
 
     void cancel_all();
     void shutdown();

@@ -14,7 +14,6 @@
 
 #include "core/version.hpp"
 #include "tests/integration/api/api_test_support.hpp"
-#include "tests/support/test_pki.hpp"
 
 namespace msgflash::api::test {
 namespace {
@@ -266,21 +265,6 @@ TEST_F(ApiTest, TeamKeysAndKeyProblems) {
 
 // ---- TLS
 // ------------------------------------------------------------------------------------------------------
-
-class ApiTlsTest : public ApiTest {
-  protected:
-    void SetUp() override {
-        ApiTest::SetUp();
-        pki_ = msgflash::test::make_test_pki(dir_.path());
-        auto config = free_world();
-        config.server.tls_cert = pki_.server_cert.string();
-        config.server.tls_key = pki_.server_key.string();
-        start_sim(config, pki_.ca_cert.string());
-    }
-
-    msgflash::test::temp_dir dir_{"msgflash-api-tls"};
-    msgflash::test::test_pki pki_;
-};
 
 TEST_F(ApiTlsTest, VerifiedByIpAndReused) {
     start_client();  // https://127.0.0.1:port: the certificate's IP SAN

@@ -127,21 +127,10 @@ TEST_F(ApiTest, UnreadableAnswersKeepTheirStatus) {
     EXPECT_TRUE(garbage_logged);
 }
 
-// reset_next counts connections that go (back) to reading a request: every connection draws once when it
-// starts and once after each answer, the latter on the sim's threads, possibly a moment after the client has
-// the answer. So: let earlier draws happen before arming it, and let the control connection take its one (it
-// draws after answering the control request) before the client goes on; the client's connection takes the
-// other.
-void arm_one_reset(const msgflash::test::sim_instance& sim) {
-    std::this_thread::sleep_for(100ms);
-    control(sim, "/_sim/faults", json::object{{"reset_next", 2}});
-    std::this_thread::sleep_for(100ms);
-}
-
 TEST_F(ApiTest, ResetBeforeTheRequestIsRead) {
     start_sim();
     start_client();
-    arm_one_reset(*sim_);
+    arm_one_reset();
     const auto fresh = run(client_->send_message(shop_key(), text_to("+33612345201")));
     ASSERT_FALSE(fresh.ok());
     // The request was written (into the kernel) before the reset came back: we cannot know the server did not
@@ -152,27 +141,25 @@ TEST_F(ApiTest, ResetBeforeTheRequestIsRead) {
     EXPECT_FALSE(fresh.exchange().replayed);
     EXPECT_EQ(accepted_sends(*sim_), 0u);
 
-    // A kept-alive connection that the server resets when the next request arrives: a read is sent again on a
-    // fresh connection, transparently.
-    ASSERT_TRUE(run(client_->list_instances(shop_key())).ok());
-    arm_one_reset(*sim_);
-    ASSERT_TRUE(
-        run(client_->list_instances(shop_key())).ok());  // served; then its connection draws the reset
-    const auto read = run(client_->list_instances(shop_key()));
-    ASSERT_TRUE(read.ok()) << read.failure().detail;
-    EXPECT_TRUE(read.exchange().replayed);
-    EXPECT_FALSE(read.exchange().reused_connection);  // the attempt that answered ran on a fresh connection
-    EXPECT_EQ(client_stats().replays, 1u);
-
-    // The same for a send: ambiguous, not replayed.
-    arm_one_reset(*sim_);
-    ASSERT_TRUE(run(client_->send_message(shop_key(), text_to("+33612345202"))).ok());
-    const auto send = run(client_->send_message(shop_key(), text_to("+33612345203")));
-    ASSERT_FALSE(send.ok());
-    EXPECT_TRUE(send.exchange().reused_connection);
-    EXPECT_FALSE(send.exchange().replayed);
-    EXPECT_EQ(send.outcome(), transport_outcome::ambiguous);
+    expect_resets_on_kept_alive_connections("+33612345202");
     EXPECT_EQ(accepted_sends(*sim_), 1u);
+}
+
+// Over TLS a server's close without close_notify reads as stream_truncated, not EOF: the same outcomes.
+TEST_F(ApiTlsTest, ConnectionFaultsOverTls) {
+    start_client();
+    script(*sim_, {"ambiguous"});
+    const auto closed = run(client_->send_message(shop_key(), text_to("+33612345211")));
+    ASSERT_FALSE(closed.ok());
+    EXPECT_EQ(closed.outcome(), transport_outcome::ambiguous) << closed.failure().detail;
+    EXPECT_FALSE(closed.exchange().replayed);
+
+    expect_resets_on_kept_alive_connections("+33612345212");
+    // The send closed after acceptance and one of the two others; the reset one was never handled.
+    EXPECT_EQ(accepted_sends(*sim_), 2u);
+    const auto cs = client_stats();
+    EXPECT_EQ(cs.replays, 1u);
+    EXPECT_EQ(cs.tls_handshakes, cs.connections_opened);
 }
 
 void expect_rate_limited(const std::vector<api_result<std::vector<instance>>>& results,

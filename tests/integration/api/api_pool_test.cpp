@@ -110,19 +110,44 @@ TEST_F(ApiTest, IdleConnectionsCloseAfterTheIdleTimeout) {
     auto o = options_for(*sim_);
     o.pool.idle_timeout = 200ms;
     start_client(o);
+    const auto started = steady::now();
     ASSERT_TRUE(run(client_->list_instances(shop_key())).ok());
     EXPECT_EQ(client_stats().idle, 1u);
-    std::this_thread::sleep_for(500ms);
-    const auto s = client_stats();
-    EXPECT_EQ(s.idle, 0u);
-    EXPECT_EQ(s.open, 0u);
+    ASSERT_TRUE(eventually([&] { return client_stats().open == 0; }));
+    EXPECT_GE(steady::now() - started, 200ms);
+    EXPECT_EQ(client_stats().idle, 0u);
+    // The sim sees the close too.
+    ASSERT_TRUE(eventually([&] { return stat(sim_stats(*sim_), "openConnections") == 1; }));  // the stats one
     ASSERT_TRUE(run(client_->list_instances(shop_key())).ok());
     EXPECT_EQ(client_stats().connections_opened, 2u);
 }
 
+// The server's idle timeout (200 ms) is shorter than the client's (30 s): the server closes the kept-alive
+// connection, the client finds it closed before reusing it and opens another, transparently.
+TEST_F(ApiTest, ReconnectsAfterTheServersIdleTimeout) {
+    auto config = free_world();
+    config.server.idle_timeout = 200ms;
+    start_sim(config);
+    ASSERT_TRUE(send_after_the_servers_idle_close("+33612345502").ok());
+    EXPECT_EQ(accepted_sends(*sim_), 1u);
+}
+
+// The same over TLS; the new connection resumes the first one's TLS session.
+TEST_F(ApiTlsTest, ReconnectsAfterTheServersIdleTimeout) {
+    auto config = free_world();
+    config.server.idle_timeout = 200ms;
+    start_sim(config);
+    ASSERT_TRUE(send_after_the_servers_idle_close("+33612345503").ok());
+    const auto cs = client_stats();
+    EXPECT_EQ(cs.tls_handshakes, 2u);
+    EXPECT_EQ(cs.tls_resumed, 1u);
+}
+
 TEST_F(ApiTest, ReconnectsAfterTheServerClosedAnIdleConnection) {
     start_sim();
-    start_client();
+    auto o = options_for(*sim_);
+    o.pool.liveness_check_after = 0ms;  // check even a connection idle for a moment only
+    start_client(o);
     ASSERT_TRUE(run(client_->list_instances(shop_key())).ok());
     ASSERT_EQ(client_stats().idle, 1u);
     // The server goes away and comes back on the same port: every connection it had is closed, ours included,

@@ -27,6 +27,7 @@
 #include "config/api_keys.hpp"
 #include "tests/sim/sim_config.hpp"
 #include "tests/support/sim_fixture.hpp"
+#include "tests/support/test_pki.hpp"
 
 namespace msgflash::api::test {
 
@@ -145,6 +146,21 @@ inline std::uint64_t others(const json::object& stats, std::string_view name) {
     return stat(stats, name) - 1;
 }
 
+// Polls `done` every poll_interval until it holds, for at most `limit`: waiting on what the test observes
+// rather than on a guess of how long it takes.
+inline constexpr auto poll_interval = 10ms;
+template <class Condition>
+bool eventually(Condition done, std::chrono::milliseconds limit = 5s) {
+    const auto until = steady::now() + limit;
+    while (!done()) {
+        if (steady::now() >= until) {
+            return false;
+        }
+        std::this_thread::sleep_for(poll_interval);
+    }
+    return true;
+}
+
 // The client runs on an io_context of its own thread, as in the daemon; tests hand it coroutines and wait.
 // TearDown shuts the client down and checks that its io_context then runs out of work by itself, and that no
 // log line of the test holds a key.
@@ -229,6 +245,50 @@ class ApiTest : public ::testing::Test {
         return s;
     }
 
+    // Scenarios the plain and the TLS tests share, on a sim already started.
+
+    // The sim's idle_timeout is shorter than the client's: the sim closes the kept-alive connection, and the
+    // client finds it closed before reusing it and sends on a new one, transparently. Returns the send.
+    api_result<message_ref> send_after_the_servers_idle_close(std::string to) {
+        start_client();
+        EXPECT_TRUE(run(client_->list_instances(shop_key())).ok());
+        EXPECT_TRUE(eventually([&] { return stat(sim_stats(*sim_), "idleClosed") >= 1; }));
+        EXPECT_EQ(stat(sim_stats(*sim_), "openConnections"), 1u);  // the stats request's own
+        EXPECT_EQ(client_stats().idle, 1u);                        // the client does not know yet
+        auto sent = run(client_->send_message(shop_key(), text_to(std::move(to))));
+        EXPECT_TRUE(sent.ok()) << sent.failure().detail;
+        EXPECT_FALSE(sent.exchange().reused_connection);
+        EXPECT_FALSE(sent.exchange().replayed);  // caught before writing: nothing to replay
+        const auto cs = client_stats();
+        EXPECT_EQ(cs.stale_discarded, 1u);
+        EXPECT_EQ(cs.connections_opened, 2u);
+        return sent;
+    }
+
+    // The sim resets the client's next request when it arrives (control requests never draw reset_next).
+    void arm_one_reset() { control(*sim_, "/_sim/faults", json::object{{"reset_next", 1}}); }
+
+    // A kept-alive connection reset when the next request arrives: a read is sent again on a fresh
+    // connection, transparently; a send is ambiguous and never replayed. Two sends go to `to` (one accepted).
+    void expect_resets_on_kept_alive_connections(const std::string& to) {
+        const auto replays = client_stats().replays;
+        EXPECT_TRUE(run(client_->list_instances(shop_key())).ok());
+        arm_one_reset();
+        const auto read = run(client_->list_instances(shop_key()));
+        EXPECT_TRUE(read.ok()) << read.failure().detail;
+        EXPECT_TRUE(read.exchange().replayed);
+        EXPECT_FALSE(read.exchange().reused_connection);  // the attempt that answered ran on a fresh one
+        EXPECT_EQ(client_stats().replays, replays + 1);
+
+        EXPECT_TRUE(run(client_->send_message(shop_key(), text_to(to))).ok());
+        arm_one_reset();
+        const auto send = run(client_->send_message(shop_key(), text_to(to)));
+        EXPECT_FALSE(send.ok());
+        EXPECT_TRUE(send.exchange().reused_connection);
+        EXPECT_FALSE(send.exchange().replayed);
+        EXPECT_EQ(send.outcome(), transport_outcome::ambiguous);
+    }
+
     std::shared_ptr<capture_sink> sink_;
     std::shared_ptr<spdlog::logger> log_;
     asio::io_context ioc_;
@@ -237,6 +297,26 @@ class ApiTest : public ::testing::Test {
     std::thread io_thread_;
     std::unique_ptr<msgflash::test::sim_instance> sim_;
     std::unique_ptr<api_client> client_;
+};
+
+// The same over TLS: a throw-away CA and a certificate for localhost and 127.0.0.1, made per test.
+class ApiTlsTest : public ApiTest {
+  protected:
+    void SetUp() override {
+        ApiTest::SetUp();
+        pki_ = msgflash::test::make_test_pki(dir_.path());
+        start_sim(free_world());
+    }
+
+    // `config` served over TLS with the test's certificate.
+    void start_sim(sim::sim_config config) {
+        config.server.tls_cert = pki_.server_cert.string();
+        config.server.tls_key = pki_.server_key.string();
+        ApiTest::start_sim(std::move(config), pki_.ca_cert.string());
+    }
+
+    msgflash::test::temp_dir dir_{"msgflash-api-tls"};
+    msgflash::test::test_pki pki_;
 };
 
 }  // namespace msgflash::api::test
