@@ -749,13 +749,24 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
         p = place_in_batch(w, row.batch_id, std::move(p));
     }
     const std::string_view last_code = r.last_code.empty() ? std::string_view(a.api_code) : r.last_code;
-    w.prepared(
-         "UPDATE jobs SET state = ?2, attempts = attempts - ?3, next_attempt_at = ?4, "
-         "last_code = coalesce(?5, last_code), message_id = coalesce(?6, message_id), "
-         "api_status = coalesce(?7, api_status), ambiguous = ambiguous | ?8, instance_id = coalesce(?9, "
-         "instance_id), hold_id = ?10, hold_reason = ?11, updated_at = ?12, "
-         "sent_at = CASE WHEN ?2 = 'sent' THEN ?13 ELSE sent_at END WHERE id = ?1")
-        .bind(1, a.job_id)
+    // Claims take only ready jobs, which never carry a hold: hold_id and hold_reason are NULL here and only a
+    // held outcome sets them. Leaving hold_id out of the common statement matters: an UPDATE that sets a
+    // foreign-key column opens a statement journal, a copy of every page it touches (two per job).
+    const bool held = p.hold_id.has_value() || !p.hold_reason.empty();
+    statement& u = held ? w.prepared(
+                              "UPDATE jobs SET state = ?2, attempts = attempts - ?3, next_attempt_at = ?4, "
+                              "last_code = coalesce(?5, last_code), message_id = coalesce(?6, message_id), "
+                              "api_status = coalesce(?7, api_status), ambiguous = ambiguous | ?8, "
+                              "instance_id = coalesce(?9, instance_id), updated_at = ?10, "
+                              "sent_at = CASE WHEN ?2 = 'sent' THEN ?11 ELSE sent_at END, "
+                              "hold_id = ?12, hold_reason = ?13 WHERE id = ?1")
+                        : w.prepared(
+                              "UPDATE jobs SET state = ?2, attempts = attempts - ?3, next_attempt_at = ?4, "
+                              "last_code = coalesce(?5, last_code), message_id = coalesce(?6, message_id), "
+                              "api_status = coalesce(?7, api_status), ambiguous = ambiguous | ?8, "
+                              "instance_id = coalesce(?9, instance_id), updated_at = ?10, "
+                              "sent_at = CASE WHEN ?2 = 'sent' THEN ?11 ELSE sent_at END WHERE id = ?1");
+    u.bind(1, a.job_id)
         .bind_static(2, to_string(p.state))
         .bind(3, a.counted ? 0 : 1)
         .bind(4, next)
@@ -764,11 +775,12 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
         .bind_static_or_null(7, r.api_status)
         .bind(8, a.ambiguous ? 1 : 0)
         .bind_static_or_null(9, r.instance_id)
-        .bind(10, p.hold_id)
-        .bind_static_or_null(11, p.hold_reason)
-        .bind(12, now)
-        .bind(13, to_millis(a.finished_at))
-        .run();
+        .bind(10, now)
+        .bind(11, to_millis(a.finished_at));
+    if (held) {
+        u.bind(12, p.hold_id).bind_static_or_null(13, p.hold_reason);
+    }
+    u.run();
     const std::string& instance = r.instance_id.empty() ? row.instance_id : r.instance_id;
     rows.attempts.push_back({&r, instance});
     if (p.state == job_state::sent && !a.message_id.empty()) {
