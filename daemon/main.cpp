@@ -1,15 +1,17 @@
-// msgflashd's entry point: arguments → configuration → (today) the configuration check.
-// The dispatch pipeline is wired here as it lands (docs/architecture.md).
+// msgflashd's entry point: arguments → configuration and keys → app (daemon/app.hpp) → run, or --check.
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "config/api_keys.hpp"
 #include "config/config.hpp"
 #include "core/version.hpp"
+#include "daemon/app.hpp"
 
 namespace {
 
@@ -18,18 +20,23 @@ constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 
-constexpr std::string_view usage = R"(usage: msgflashd --config PATH --check
+constexpr std::string_view usage = R"(usage: msgflashd --config PATH [--check]
        msgflashd --version | --help
 
-  --config PATH   the configuration file (TOML; see config/msgflashd.toml for every key)
+  --config PATH   the configuration file (TOML; see config/msgflashd.toml for every key); without --check,
+                  run in the foreground until SIGTERM or SIGINT
   --check         validate the configuration and load every account's API key, then exit:
                   0 when both are good, 1 with every problem listed otherwise
-
-This build checks configurations only; the dispatcher is not built in yet.
 )";
 
-int check(const std::string& path) {
-    const auto parsed = msgflash::load_config(path);
+// The configuration and every account's key, each problem printed; nullopt config when it is refused.
+struct loaded {
+    std::optional<msgflash::config> cfg;
+    msgflash::api_keys_result keys;
+};
+
+loaded load(const std::string& path) {
+    auto parsed = msgflash::load_config(path);
     for (const auto& w : parsed.warnings) {
         fmt::print(stderr, "warning: {}\n", w.to_string());
     }
@@ -38,14 +45,34 @@ int check(const std::string& path) {
             fmt::print(stderr, "error: {}\n", e.to_string());
         }
         fmt::print(stderr, "{}: {} error(s); configuration refused\n", path, parsed.errors.size());
-        return exit_failure;
+        return {};
     }
-    const auto& cfg = *parsed.value;
-    const auto keys = msgflash::load_api_keys(cfg, msgflash::process_environment,
-                                              msgflash::credentials_directory_from_environment());
+    auto keys = msgflash::load_api_keys(*parsed.value, msgflash::process_environment,
+                                        msgflash::credentials_directory_from_environment());
     for (const auto& e : keys.errors) {
         fmt::print(stderr, "error: {}\n", e.to_string());
     }
+    return {std::move(parsed.value), std::move(keys)};
+}
+
+// Runs the daemon in the foreground once the configuration and every key are good.
+int serve(const std::string& path) {
+    loaded l = load(path);
+    if (!l.cfg || !l.keys.ok()) {
+        return exit_failure;
+    }
+    auto log = msgflash::daemon::make_stderr_logger(l.cfg->log.level);
+    msgflash::daemon::app app(std::move(*l.cfg), std::move(l.keys.keys), std::move(log));
+    return app.run();
+}
+
+int check(const std::string& path) {
+    const loaded l = load(path);
+    if (!l.cfg) {
+        return exit_failure;
+    }
+    const auto& cfg = *l.cfg;
+    const auto& keys = l.keys;
     if (keys.ok()) {
         fmt::print("{}: configuration ok\n", path);
     } else {
@@ -93,9 +120,5 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "msgflashd: --config PATH is required\n{}", usage);
         return exit_usage;
     }
-    if (!check_only) {
-        fmt::print(stderr, "msgflashd: this build has no dispatcher yet; run with --check\n");
-        return exit_usage;
-    }
-    return check(config_path);
+    return check_only ? check(config_path) : serve(config_path);
 }

@@ -1,0 +1,480 @@
+#include "engine/dispatch_engine.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+#include <variant>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "engine/send_request_builder.hpp"
+
+namespace msgflash::engine {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Two seconds of sends at the key's rate stay claimed; never fewer than this many jobs.
+constexpr double window_seconds = 2.0;
+constexpr std::size_t min_window = 8;
+// How long the scheduler sleeps with nothing scheduled; any event wakes it sooner.
+constexpr std::chrono::hours idle_park{1};
+// Batches whose message and numbers are kept in memory; past this the cache starts over (bounded memory).
+constexpr std::size_t max_cached_batches = 4'096;
+// The code recorded for a job whose batch names no WhatsApp number to send from.
+constexpr std::string_view no_instance_code = "NO_INSTANCE";
+
+std::shared_ptr<spdlog::logger> or_null_logger(std::shared_ptr<spdlog::logger> log) {
+    if (log) {
+        return log;
+    }
+    return std::make_shared<spdlog::logger>("engine", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+send_answer local_failure(std::string_view code) {
+    send_answer a;
+    a.v = verdict{.act = action::fail, .cause = hold_cause::none, .counts_attempt = true};
+    a.api_code = std::string(code);
+    return a;
+}
+
+}  // namespace
+
+struct dispatch_engine::batch_entry {
+    std::string message_json;
+    std::vector<std::string> instance_ids;
+    std::optional<window_schedule> window;
+};
+
+struct dispatch_engine::pending_job {
+    store::claimed_job job;
+    std::shared_ptr<const batch_entry> batch;
+    std::string instance_id;
+};
+
+struct dispatch_engine::lane {
+    lane(std::string name, msgflash::pacer p) : account(std::move(name)), pacer(std::move(p)) {}
+
+    std::string account;
+    msgflash::pacer pacer;
+    std::size_t max_inflight = 1;
+    std::size_t window_target = min_window;
+    std::deque<pending_job> window;  // claimed (inflight in the store), not yet sent
+    std::size_t inflight = 0;        // requests on the wire
+    bool claiming = false;
+    pace_time claim_after{};
+    // A previous process may have used the key in the last window (a restart): nothing leaves before this.
+    pace_time quiet_until{};
+    // Sends leave evenly, one per span/rate, never in a burst of `rate`: a burst's requests reach the server
+    // one after another (connections to open, one thread writing), so its last one arrives late and the
+    // next burst, leaving on time, would land in the same window. The pacer's bound still caps every window.
+    pace_duration spacing{};
+    pace_time last_sent{};
+    bool held = false;  // the store holds the key: no claims until it lifts
+    bool dirty = false;
+    std::size_t next_instance = 0;
+};
+
+dispatch_engine::dispatch_engine(engine_options options, queue_port& queue, send_port& api, time_port& time)
+    : options_(std::move(options)),
+      queue_(queue),
+      api_(api),
+      time_(time),
+      log_(or_null_logger(options_.log)),
+      rng_(options_.seed) {
+    for (const account_options& a : options_.accounts) {
+        pacer_options po = options_.pacer;
+        po.rate = a.rate;
+        auto l = std::make_unique<lane>(a.name, msgflash::pacer(po));
+        l->spacing = l->pacer.span() / std::max<std::uint32_t>(a.rate, 1);
+        const std::size_t per_second = std::max<std::uint32_t>(a.rate, 1);
+        l->max_inflight = options_.max_inflight_per_key != 0 ? options_.max_inflight_per_key : per_second;
+        l->window_target = options_.window_per_key != 0
+                               ? options_.window_per_key
+                               : std::max(min_window, static_cast<std::size_t>(a.rate * window_seconds));
+        lanes_.push_back(std::move(l));
+    }
+}
+
+dispatch_engine::~dispatch_engine() = default;
+
+double dispatch_engine::current_rate(std::string_view account) const {
+    for (const auto& l : lanes_) {
+        if (l->account == account) {
+            return l->pacer.current_rate(time_.steady_now());
+        }
+    }
+    return 0;
+}
+
+double dispatch_engine::draw() {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+void dispatch_engine::mark(std::size_t li) {
+    lane& l = *lanes_[li];
+    if (!l.dirty) {
+        l.dirty = true;
+        dirty_.push_back(li);
+    }
+    time_.wake();
+}
+
+void dispatch_engine::stop() {
+    stop_requested_ = true;
+    time_.wake();
+}
+
+void dispatch_engine::spawn(asio::awaitable<void> task) {
+    ++tasks_;
+    asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                log_->error("engine task failed: {}", x.what());
+            }
+        }
+        --tasks_;
+        time_.wake();
+    });
+}
+
+asio::awaitable<void> dispatch_engine::run() {
+    executor_ = co_await asio::this_coro::executor;
+    const pace_time start = time_.steady_now();
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+        lanes_[i]->quiet_until = start + lanes_[i]->pacer.span();
+        mark(i);
+    }
+    log_->info("engine: dispatching for {} account(s)", lanes_.size());
+    for (;;) {
+        const timestamp now = time_.now();
+        const pace_time pnow = time_.steady_now();
+        if (stop_requested_ && !stopping_) {
+            begin_stop(now, pnow);
+        }
+        if (stopping_) {
+            if (tasks_ == 0) {
+                break;
+            }
+            if (!cancelled_ && inflight_ > 0 && pnow >= grace_deadline_) {
+                cancelled_ = true;
+                log_->warn("engine: shutdown grace over, cancelling {} request(s) still in flight",
+                           inflight_);
+                api_.cancel_all();
+            }
+            const bool waiting_for_grace = !cancelled_ && inflight_ > 0;
+            co_await time_.sleep_until(waiting_for_grace ? grace_deadline_ : pnow + idle_park);
+            continue;
+        }
+        std::vector<std::size_t> dirty;
+        dirty.swap(dirty_);
+        for (std::size_t li : dirty) {
+            lanes_[li]->dirty = false;
+            service(li, pnow);
+        }
+        while (const std::optional<std::size_t> li = timeline_.pop_due(pnow)) {
+            service(*li, pnow);
+        }
+        if (!dirty_.empty()) {
+            continue;
+        }
+        const std::optional<pace_time> next = timeline_.earliest();
+        co_await time_.sleep_until(next ? *next : pnow + idle_park);
+    }
+    log_->info("engine: stopped ({} sent, {} unclaimed, {} store errors)", stats_.sent, stats_.unclaimed,
+               stats_.store_errors);
+}
+
+void dispatch_engine::service(std::size_t li, pace_time pnow) {
+    if (stopping_) {
+        return;
+    }
+    lane& l = *lanes_[li];
+    const std::size_t low_water = l.window_target / 2;
+    if (!l.claiming && l.window.size() <= low_water && pnow >= l.claim_after) {
+        l.claiming = true;
+        spawn(claim(li, l.window_target - l.window.size()));
+    }
+    while (!l.held && !l.window.empty() && l.inflight < l.max_inflight && pnow >= l.quiet_until &&
+           pnow >= l.last_sent + l.spacing && l.pacer.may_send(pnow, request_class::send)) {
+        pending_job p = std::move(l.window.front());
+        l.window.pop_front();
+        l.pacer.on_sent(pnow, request_class::send);
+        l.last_sent = pnow;
+        ++l.inflight;
+        ++inflight_;
+        ++stats_.requests;
+        spawn(send_one(li, std::move(p)));
+    }
+    std::optional<pace_time> next;
+    if (!l.held && !l.window.empty() && l.inflight < l.max_inflight) {
+        next = std::max(
+            {l.quiet_until, l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send)});
+    }
+    if (!l.claiming && l.window.size() <= low_water) {
+        next = next ? std::min(*next, l.claim_after) : l.claim_after;
+    }
+    if (next) {
+        timeline_.schedule(li, *next);
+    } else {
+        timeline_.unschedule(li);
+    }
+}
+
+void dispatch_engine::begin_stop(timestamp now, pace_time pnow) {
+    stopping_ = true;
+    grace_deadline_ = pnow + options_.shutdown_grace;
+    std::size_t unsent = 0;
+    for (std::size_t li = 0; li < lanes_.size(); ++li) {
+        timeline_.unschedule(li);
+        unsent += lanes_[li]->window.size();
+        give_back(lanes_[li]->window, now);
+    }
+    log_->info("engine: stopping; {} claimed job(s) given back, {} request(s) in flight (grace {} ms)",
+               unsent, inflight_, options_.shutdown_grace.count());
+}
+
+void dispatch_engine::give_back(std::deque<pending_job>& jobs, timestamp now,
+                                const std::string& only_instance) {
+    std::deque<pending_job> kept;
+    for (pending_job& p : jobs) {
+        if (!only_instance.empty() && p.instance_id != only_instance) {
+            kept.push_back(std::move(p));
+            continue;
+        }
+        spawn(unclaim(store::unclaim_request{.job_id = p.job.id,
+                                             .attempt = p.job.attempt,
+                                             .new_state = job_state::ready,
+                                             .next_attempt_at = std::nullopt,
+                                             .now = now}));
+    }
+    jobs.swap(kept);
+}
+
+std::string dispatch_engine::pick_instance(lane& l, const batch_entry& b) {
+    if (b.instance_ids.empty()) {
+        return {};
+    }
+    // STAND-IN for "the least-loaded number whose limits allow it" (number caps land with h3's
+    // number_caps.hpp): round robin over the batch's numbers.
+    return b.instance_ids[l.next_instance++ % b.instance_ids.size()];
+}
+
+asio::awaitable<std::shared_ptr<const dispatch_engine::batch_entry>> dispatch_engine::batch_for(
+    std::int64_t rowid) {
+    if (auto it = batches_.find(rowid); it != batches_.end()) {
+        co_return it->second;
+    }
+    auto op = queue_.batch(rowid);
+    store::store_result<store::batch_info> info = co_await std::move(op);
+    if (!info) {
+        log_->error("engine: cannot read batch #{}: {}", rowid, info.error().message());
+        co_return nullptr;
+    }
+    auto entry = std::make_shared<batch_entry>();
+    entry->message_json = std::move(info->message_json);
+    entry->instance_ids = std::move(info->instance_ids);
+    if (info->window) {
+        window_parse w = parse_window(*info->window);
+        if (w.ok()) {
+            entry->window = std::move(w.schedule);
+        } else {
+            log_->error("engine: batch {}: window.{}: {}; sending at any hour", info->id, w.field, w.error);
+        }
+    }
+    if (batches_.size() >= max_cached_batches) {
+        batches_.clear();
+    }
+    batches_.emplace(rowid, entry);
+    co_return entry;
+}
+
+asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_jobs) {
+    lane& l = *lanes_[li];
+    store::claim_request request{.account = l.account, .max_jobs = max_jobs, .now = time_.now()};
+    auto op = queue_.claim(std::move(request));
+    store::store_result<store::claim_result> r = co_await std::move(op);
+    ++stats_.claims;
+    l.claiming = false;
+    const pace_time after = time_.steady_now();
+    if (!r) {
+        ++stats_.store_errors;
+        log_->error("engine: account {}: claim failed: {}", l.account, r.error().message());
+        l.claim_after = after + options_.idle_claim_interval;
+        mark(li);
+        co_return;
+    }
+    if (r->account_hold) {
+        if (!l.held) {
+            log_->warn("engine: account {} is held ({}: {})", l.account, r->account_hold->cause,
+                       r->account_hold->reason_code);
+        }
+        l.held = true;
+        l.claim_after = after + options_.held_claim_interval;
+        mark(li);
+        co_return;
+    }
+    if (l.held) {
+        log_->info("engine: account {}: hold lifted, dispatching again", l.account);
+        l.held = false;
+    }
+    l.claim_after = r->jobs.empty() ? after + options_.idle_claim_interval : after;
+    stats_.claimed += r->jobs.size();
+    for (store::claimed_job& j : r->jobs) {
+        auto bop = batch_for(j.batch_id);
+        std::shared_ptr<const batch_entry> b = co_await std::move(bop);
+        const timestamp t = time_.now();
+        const bool closed = b && b->window && !b->window->is_open(t);
+        if (stopping_ || !b || closed || l.held) {
+            // Not sent now: back in line, no attempt. An unreadable batch is retried after a pause.
+            const std::optional<timestamp> at = closed ? std::optional(b->window->next_open(t))
+                                                : !b   ? std::optional(t + options_.held_claim_interval)
+                                                       : std::nullopt;
+            spawn(unclaim(store::unclaim_request{.job_id = j.id,
+                                                 .attempt = j.attempt,
+                                                 .new_state = at ? job_state::waiting : job_state::ready,
+                                                 .next_attempt_at = at,
+                                                 .now = t}));
+            continue;
+        }
+        std::string instance = j.instance_id.empty() ? pick_instance(l, *b) : j.instance_id;
+        l.window.push_back(
+            pending_job{.job = std::move(j), .batch = std::move(b), .instance_id = std::move(instance)});
+    }
+    mark(li);
+}
+
+send_answer dispatch_engine::answer_of(const api::api_result<api::message_ref>& r) const {
+    send_answer a;
+    a.v = r.verdict();
+    a.http_status = r.http_status();
+    a.api_code = std::string(r.api_code());
+    if (r.ok()) {
+        a.message_id = r->id;
+        a.api_status = r->status;
+        return a;
+    }
+    const api::api_failure& f = r.failure();
+    a.http_status = a.http_status != 0 ? a.http_status : f.http_status;
+    a.retry_after = f.retry_after;
+    if (!a.retry_after && f.error) {
+        a.retry_after = f.error->retry_after;
+    }
+    a.cancelled_unsent =
+        stopping_ && f.outcome == transport_outcome::not_sent && f.ec == asio::error::operation_aborted;
+    return a;
+}
+
+asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
+    lane& l = *lanes_[li];
+    const timestamp started = time_.now();
+    const pace_time left = time_.steady_now();
+    send_answer answer;
+    built_request built =
+        build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);
+    if (const std::string* error = std::get_if<std::string>(&built)) {
+        log_->error("engine: job {} (batch #{}): {}", p.job.id, p.job.batch_id, *error);
+        answer = local_failure(unbuildable_code);
+    } else if (p.instance_id.empty()) {
+        log_->error("engine: job {} (batch #{}): no WhatsApp number to send from", p.job.id, p.job.batch_id);
+        answer = local_failure(no_instance_code);
+    } else {
+        auto op = api_.send(l.account, std::move(std::get<api::send_request>(built)));
+        api::api_result<api::message_ref> r = co_await std::move(op);
+        answer = answer_of(r);
+        if (!r.ok() && answer.v.act != action::rate_limited) {
+            log_->debug("engine: job {}: {} ({})", p.job.id, r.failure().detail, to_string(answer.v.act));
+        }
+    }
+    --l.inflight;
+    --inflight_;
+    const timestamp finished = time_.now();
+    const pace_time answered = time_.steady_now();
+    send_context ctx{.job = std::move(p.job),
+                     .account = l.account,
+                     .instance_id = p.instance_id,
+                     .started = started,
+                     .finished = finished};
+    job_decision d = decide(ctx, answer, options_.retry, draw());
+    if (d.rate_limited) {
+        std::optional<pace_duration> pause;
+        if (answer.retry_after) {
+            pause = *answer.retry_after;
+        }
+        l.pacer.on_rate_limited(answered, left, pause);
+        log_->warn("engine: account {}: 429 {}, pace now {:.2f} req/s", l.account, answer.api_code,
+                   l.pacer.current_rate(answered));
+    }
+    if (d.hold_key) {
+        log_->error("engine: account {}: key held ({}: {})", l.account, to_string(answer.v.cause),
+                    answer.api_code);
+        l.held = true;
+        l.claim_after = answered + options_.held_claim_interval;
+        give_back(l.window, finished);
+    }
+    if (d.hold_number) {
+        log_->error("engine: number {} held ({})", p.instance_id, answer.api_code);
+        give_back(l.window, finished, p.instance_id);
+    }
+    mark(li);
+    auto op = apply(std::move(d));
+    co_await std::move(op);
+}
+
+asio::awaitable<void> dispatch_engine::apply(job_decision d) {
+    if (auto* u = std::get_if<store::unclaim_request>(&d.change)) {
+        auto op = unclaim(*u);
+        co_await std::move(op);
+        co_return;
+    }
+    store::job_result& r = std::get<store::job_result>(d.change);
+    const std::int64_t job = r.attempt.job_id;
+    stats_.ambiguous += r.attempt.ambiguous ? 1 : 0;
+    switch (r.new_state) {
+        case job_state::sent:
+            ++stats_.sent;
+            break;
+        case job_state::failed:
+            ++stats_.failed;
+            break;
+        case job_state::dead:
+            ++stats_.dead;
+            break;
+        case job_state::held:
+            ++stats_.held;
+            break;
+        case job_state::ready:
+            stats_.rate_limited += d.rate_limited ? 1 : 0;
+            break;
+        default:
+            ++stats_.retried;
+            break;
+    }
+    auto op = queue_.record(std::move(r));
+    store::store_result<job_state> res = co_await std::move(op);
+    if (!res) {
+        ++stats_.store_errors;
+        log_->error("engine: job {}: result not recorded: {}", job, res.error().message());
+    }
+}
+
+asio::awaitable<void> dispatch_engine::unclaim(store::unclaim_request r) {
+    const std::int64_t job = r.job_id;
+    auto op = queue_.unclaim(std::move(r));
+    store::store_result<job_state> res = co_await std::move(op);
+    if (!res) {
+        ++stats_.store_errors;
+        log_->error("engine: job {}: not given back: {}", job, res.error().message());
+        co_return;
+    }
+    ++stats_.unclaimed;
+}
+
+}  // namespace msgflash::engine

@@ -1,0 +1,134 @@
+// The dispatch loop (issue 5): per account, a bounded window of claimed jobs fed from the queue, sent at the
+// key's pace (core/pacer.hpp) by ONE scheduler coroutine under one timer (core/key_timeline.hpp), each answer
+// turned into the job's next state (result_decision.hpp) and recorded. Runs on one io_context thread; stop()
+// is SIGTERM.
+//
+// What this slice does not do yet (issue 5): per-number caps and warm-up, the per-recipient gap, the
+// instance monitor, the per-number and per-batch breakers, template previews, housekeeping shares, and
+// lifting number/auth holds by themselves. retry.on_ambiguous = "hold" is recorded as a retry with the
+// ambiguous flag until record_result can hold a single job (see result_decision.cpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "core/key_timeline.hpp"
+#include "core/pacer.hpp"
+#include "core/sending_window.hpp"
+#include "engine/engine_ports.hpp"
+#include "engine/result_decision.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace msgflash::engine {
+
+struct account_options {
+    std::string name{};
+    std::uint32_t rate = documented_rate_per_key;  // accounts[].rate
+};
+
+struct engine_options {
+    std::vector<account_options> accounts{};
+    retry_rules retry{};
+    std::chrono::milliseconds shutdown_grace{10'000};
+    // Requests of one key on the wire at once; 0: the key's rate (one second of answers in flight, by
+    // Little's law 10 req/s × a 200 ms answer needs only 2–3, so a full second leaves room for slow answers).
+    std::size_t max_inflight_per_key = 0;
+    // Claimed jobs kept ready per key; 0: two seconds of sends at the key's rate (at least min_window).
+    std::size_t window_per_key = 0;
+    // A key whose last claim found nothing asks again after this long (new jobs, backoffs coming due).
+    std::chrono::milliseconds idle_claim_interval{250};
+    // A key held by the store (quota, auth, configuration) asks again after this long.
+    std::chrono::milliseconds held_claim_interval{5'000};
+    std::uint64_t seed = 0;                 // full-jitter draws
+    std::shared_ptr<spdlog::logger> log{};  // null: a logger that discards
+    pacer_options pacer{};                  // `rate` is taken from the account
+};
+
+struct engine_stats {
+    std::uint64_t claims = 0;
+    std::uint64_t claimed = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t sent = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t retried = 0;
+    std::uint64_t dead = 0;
+    std::uint64_t rate_limited = 0;
+    std::uint64_t held = 0;
+    std::uint64_t ambiguous = 0;
+    std::uint64_t unclaimed = 0;
+    std::uint64_t store_errors = 0;
+};
+
+class dispatch_engine {
+  public:
+    dispatch_engine(engine_options options, queue_port& queue, send_port& api, time_port& time);
+    ~dispatch_engine();
+    dispatch_engine(const dispatch_engine&) = delete;
+    dispatch_engine& operator=(const dispatch_engine&) = delete;
+
+    // The scheduler. Completes once stop() was called and every claim, request and record has ended.
+    boost::asio::awaitable<void> run();
+    // Stop claiming and sending; in-flight requests get shutdown_grace to answer, then are cancelled and
+    // recorded (an unanswered written request is ambiguous). Call on the engine's thread.
+    void stop();
+
+    const engine_stats& stats() const noexcept { return stats_; }
+    // The account's current pace (requests/second), for logs and tests.
+    double current_rate(std::string_view account) const;
+
+  private:
+    struct batch_entry;
+    struct pending_job;
+    struct lane;
+
+    void mark(std::size_t lane);
+    void service(std::size_t lane, pace_time pnow);
+    void begin_stop(timestamp now, pace_time pnow);
+    void give_back(std::deque<pending_job>& jobs, timestamp now, const std::string& only_instance = {});
+    std::string pick_instance(lane& l, const batch_entry& b);
+    double draw();
+
+    boost::asio::awaitable<void> claim(std::size_t lane, std::size_t max_jobs);
+    boost::asio::awaitable<std::shared_ptr<const batch_entry>> batch_for(std::int64_t rowid);
+    boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job);
+    boost::asio::awaitable<void> apply(job_decision d);
+    boost::asio::awaitable<void> unclaim(store::unclaim_request r);
+    // Runs `task` beside the scheduler; run() does not end before it has.
+    void spawn(boost::asio::awaitable<void> task);
+    send_answer answer_of(const api::api_result<api::message_ref>& r) const;
+
+    engine_options options_;
+    queue_port& queue_;
+    send_port& api_;
+    time_port& time_;
+    std::shared_ptr<spdlog::logger> log_;
+    boost::asio::any_io_executor executor_;
+    std::vector<std::unique_ptr<lane>> lanes_;
+    key_timeline timeline_;
+    std::vector<std::size_t> dirty_;
+    std::unordered_map<std::int64_t, std::shared_ptr<const batch_entry>> batches_;
+    std::mt19937_64 rng_;
+    engine_stats stats_;
+    std::size_t tasks_ = 0;     // claims, sends, records and unclaims still running
+    std::size_t inflight_ = 0;  // requests on the wire, all keys
+    bool stop_requested_ = false;
+    bool stopping_ = false;
+    bool cancelled_ = false;
+    pace_time grace_deadline_{};
+};
+
+}  // namespace msgflash::engine

@@ -1,0 +1,53 @@
+// The engine's I/O boundary (DESIGN "interfaces at the I/O boundary"): the queue, the MsgFlash API and time,
+// as small interfaces. The daemon plugs in queue_store, api_client and the system clock (real_ports.hpp);
+// unit tests plug in recording fakes and a virtual clock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/api_result.hpp"
+#include "api/api_types.hpp"
+#include "core/job.hpp"
+#include "core/pacer.hpp"
+#include "store/queue_types.hpp"
+#include "store/store_error.hpp"
+
+namespace msgflash::engine {
+
+// Every call completes on the engine's executor, after the store's commit.
+class queue_port {
+  public:
+    virtual ~queue_port() = default;
+    virtual boost::asio::awaitable<store::store_result<store::claim_result>> claim(
+        store::claim_request r) = 0;
+    virtual boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) = 0;
+    virtual boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) = 0;
+    virtual boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) = 0;
+};
+
+class send_port {
+  public:
+    virtual ~send_port() = default;
+    // POST /messages/send with the account's key.
+    virtual boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
+                                                                           api::send_request r) = 0;
+    // Ends every request still running (written ones come back ambiguous, the others not_sent).
+    virtual void cancel_all() = 0;
+};
+
+// Time for the engine: the wall clock it stamps records with, the monotonic clock it paces with, and its
+// one timer (on the monotonic clock, as the pacer's times are).
+class time_port {
+  public:
+    virtual ~time_port() = default;
+    virtual timestamp now() const = 0;
+    virtual pace_time steady_now() const = 0;
+    // Returns at `deadline`, or earlier when wake() is called.
+    virtual boost::asio::awaitable<void> sleep_until(pace_time deadline) = 0;
+    virtual void wake() = 0;
+};
+
+}  // namespace msgflash::engine

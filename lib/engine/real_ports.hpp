@@ -1,0 +1,58 @@
+// The engine's ports over the real things: queue_store (its writer thread, completions posted back to the
+// engine's executor), api_client with the accounts' keys, and the system clocks with one steady_timer.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "api/api_client.hpp"
+#include "config/api_keys.hpp"
+#include "engine/engine_ports.hpp"
+#include "store/queue_store.hpp"
+
+namespace msgflash::engine {
+
+class store_queue_port final : public queue_port {
+  public:
+    explicit store_queue_port(store::queue_store& store) : store_(store) {}
+    boost::asio::awaitable<store::store_result<store::claim_result>> claim(store::claim_request r) override;
+    boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) override;
+    boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) override;
+    boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) override;
+
+  private:
+    store::queue_store& store_;
+};
+
+class client_send_port final : public send_port {
+  public:
+    client_send_port(api::api_client& client, std::map<std::string, api_key, std::less<>> keys)
+        : client_(client), keys_(std::move(keys)) {}
+    boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
+                                                                   api::send_request r) override;
+    void cancel_all() override { client_.cancel_all(); }
+
+  private:
+    api::api_client& client_;
+    std::map<std::string, api_key, std::less<>> keys_;
+};
+
+class system_time_port final : public time_port {
+  public:
+    explicit system_time_port(boost::asio::any_io_executor executor) : timer_(std::move(executor)) {}
+    timestamp now() const override;
+    pace_time steady_now() const override { return pace_clock::now(); }
+    boost::asio::awaitable<void> sleep_until(pace_time deadline) override;
+    void wake() override;
+
+  private:
+    boost::asio::steady_timer timer_;
+    bool waiting_ = false;
+    bool woken_ = false;  // wake() came while nobody slept: the next sleep returns at once
+};
+
+}  // namespace msgflash::engine

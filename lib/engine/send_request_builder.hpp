@@ -1,0 +1,23 @@
+// Builds the body of POST /messages/send (SPEC §11) from what the queue holds for a job: the batch's message
+// (batch_info::message_json) and the job's payload (the rendered message in direct mode, the merged
+// variables in template mode — see lib/spool/job_validation.hpp). Pure.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "api/api_types.hpp"
+
+namespace msgflash::engine {
+
+// The job's request, or why it cannot be built (a job the queue holds but no API call could carry).
+using built_request = std::variant<api::send_request, std::string>;
+
+built_request build_send_request(std::string_view message_json, std::string_view payload_json,
+                                 std::string instance_id, std::string to);
+
+// The error code recorded for a job whose stored content cannot be turned into a request.
+inline constexpr std::string_view unbuildable_code = "BAD_STORED_CONTENT";
+
+}  // namespace msgflash::engine

@@ -1,0 +1,326 @@
+// The real msgflashd binary against msgflash-sim (in process) over loopback: batch files dropped in the
+// spool over two keys end sent at the keys' pace with zero 429s; SIGTERM mid-run exits 0 within the grace and
+// a restart finishes the rest with nothing lost and nothing sent twice.
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <random>
+#include <signal.h>
+#include <spawn.h>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "store/ingest.hpp"
+#include "store/queue_reader.hpp"
+#include "store/queue_store.hpp"
+#include "tests/support/sim_fixture.hpp"
+
+extern char** environ;
+
+namespace msgflash::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+constexpr std::string_view shop_number = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+constexpr std::string_view agency_number = "9f8b2c4d-6e1a-4b3c-8d7e-5a2f1c0b9e84";
+// How often the test looks at the queue or the daemon while it waits for them (a poll, bounded by a
+// deadline, never a stand-in for synchronisation).
+constexpr auto poll_interval = 50ms;
+constexpr auto shutdown_grace = 5s;
+
+constexpr std::string_view world_toml = R"(
+[limits]
+enabled = true
+window = "1s"
+
+[faults]
+seed = 7
+latency_min = "5ms"
+latency_max = "60ms"
+
+[[accounts]]
+name = "shop"
+key = "msgf_live_FAKE_shop_key"
+
+[[accounts]]
+name = "agency"
+key = "msgf_live_FAKE_agency_key"
+
+[[instances]]
+id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+account = "shop"
+name = "shop-main"
+wa_number = "+33612345678"
+
+[[instances]]
+id = "9f8b2c4d-6e1a-4b3c-8d7e-5a2f1c0b9e84"
+account = "agency"
+name = "agency-main"
+wa_number = "+4915112345678"
+)";
+
+timestamp wall_now() {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) {
+            return true;
+        }
+        std::this_thread::sleep_for(poll_interval);
+    }
+    return done();
+}
+
+class MsgflashdTest : public ::testing::Test {
+  protected:
+    MsgflashdTest() : sim_(sim::parse_sim_config(world_toml, "world.toml")) {
+        std::random_device rd;
+        dir_ = fs::temp_directory_path() / fmt::format("msgflashd-test-{:x}", rd());
+        fs::create_directories(dir_ / "keys");
+        fs::create_directories(dir_ / "spool");
+        write_key("shop", "msgf_live_FAKE_shop_key");
+        write_key("agency", "msgf_live_FAKE_agency_key");
+        std::ofstream(dir_ / "msgflashd.toml")
+            << fmt::format(R"(shutdown_grace = "{}s"
+[api]
+base_url = "http://127.0.0.1:{}"
+[spool]
+dir = "{}"
+[queue]
+path = "{}"
+[admin]
+listen = "127.0.0.1:0"
+[[accounts]]
+name = "shop"
+key_file = "{}"
+[[accounts]]
+name = "agency"
+key_file = "{}"
+)",
+                           shutdown_grace.count(), sim_.port(), (dir_ / "spool").string(), db().string(),
+                           (dir_ / "keys/shop").string(), (dir_ / "keys/agency").string());
+    }
+
+    ~MsgflashdTest() override {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        if (HasFailure()) {
+            std::ifstream log(dir_ / "msgflashd.log");
+            std::stringstream text;
+            text << log.rdbuf();
+            std::cerr << "---- msgflashd.log ----\n" << text.str() << "-----------------------\n";
+        }
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    fs::path db() const { return dir_ / "queue.db"; }
+
+    void write_key(const std::string& account, const std::string& key) {
+        const fs::path p = dir_ / "keys" / account;
+        std::ofstream(p) << key << "\n";
+        fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+    }
+
+    // Queues `n` jobs per account through the store's ingest session (what the spool ingester does).
+    void ingest(int n) {
+        store::store_options o;
+        o.path = db();
+        o.now = wall_now();
+        auto opened = store::queue_store::open(o);
+        ASSERT_TRUE(opened) << opened.error().message();
+        auto& q = **opened;
+        auto s = q.begin_ingest(
+            {.now = wall_now(), .on_conflict = store::conflict_policy::reject_file, .source = "test"});
+        const std::pair<std::string_view, std::string_view> accounts[] = {{"shop", shop_number},
+                                                                          {"agency", agency_number}};
+        int prefix = 1;
+        for (const auto& [account, number] : accounts) {
+            batch_spec b;
+            b.id = fmt::format("{}-batch", account);
+            b.account = std::string(account);
+            b.instance_ids = {std::string(number)};
+            b.message_json = R"({"type":"text","body":"Hi {{name}}"})";
+            const std::size_t bi = s->begin_batch(b);
+            for (int i = 0; i < n; ++i) {
+                job_spec j;
+                j.to = fmt::format("+33{}{:08}", prefix, i);
+                j.ref = j.to;
+                j.payload_json = fmt::format(R"({{"type":"text","body":"Hi customer {}"}})", i);
+                s->add_job(bi, std::move(j));
+                if (s->should_flush()) {
+                    ASSERT_TRUE(s->flush());
+                }
+            }
+            ++prefix;
+        }
+        auto report = s->finish();
+        ASSERT_TRUE(report) << report.error().message();
+        EXPECT_EQ(report->inserted, static_cast<std::uint64_t>(2 * n));
+        q.close();
+    }
+
+    // Drops one batch file per account into incoming/ the safe way (a dot-name, then rename(2)).
+    void drop_batches(int n) {
+        const std::pair<std::string_view, std::string_view> accounts[] = {{"shop", shop_number},
+                                                                          {"agency", agency_number}};
+        int prefix = 1;
+        for (const auto& [account, number] : accounts) {
+            json::array recipients;
+            for (int i = 0; i < n; ++i) {
+                recipients.push_back(
+                    json::object{{"to", fmt::format("+33{}{:08}", prefix, i)},
+                                 {"variables", json::object{{"name", fmt::format("c{}", i)}}}});
+            }
+            const json::object batch{{"batch", fmt::format("{}-spool", account)},
+                                     {"account", account},
+                                     {"instanceId", number},
+                                     {"message", json::object{{"type", "text"}, {"body", "Hi {{name}}"}}},
+                                     {"recipients", std::move(recipients)}};
+            const fs::path incoming = dir_ / "spool" / "incoming";
+            fs::create_directories(incoming);
+            const std::string name = fmt::format("{}.json", account);
+            std::ofstream(incoming / ("." + name)) << json::serialize(batch);
+            fs::rename(incoming / ("." + name), incoming / name);
+            ++prefix;
+        }
+    }
+
+    store::batch_counts counts() {
+        auto reader = store::queue_reader::open({.path = db()});
+        if (!reader) {
+            return {};
+        }
+        auto shape = reader->shape();
+        store::batch_counts total;
+        if (!shape) {
+            return total;
+        }
+        for (const auto& a : *shape) {
+            total.total += a.counts.total;
+            total.sent += a.counts.sent;
+            total.inflight += a.counts.inflight;
+            total.ready += a.counts.ready;
+            total.waiting += a.counts.waiting;
+            total.held += a.counts.held;
+            total.failed += a.counts.failed;
+            total.dead += a.counts.dead;
+        }
+        return total;
+    }
+
+    void start_daemon() {
+        const std::string log = (dir_ / "msgflashd.log").string();
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                         0600);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        const std::string config = (dir_ / "msgflashd.toml").string();
+        std::vector<char*> argv{const_cast<char*>(MSGFLASHD_PATH), const_cast<char*>("--config"),
+                                const_cast<char*>(config.c_str()), nullptr};
+        const int rc = posix_spawn(&pid_, MSGFLASHD_PATH, &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ASSERT_EQ(rc, 0) << "cannot start " << MSGFLASHD_PATH;
+    }
+
+    // SIGTERM, then the exit status and how long the daemon took to exit (nullopt: not within `limit`).
+    std::optional<std::pair<int, std::chrono::milliseconds>> terminate(std::chrono::milliseconds limit) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        const bool exited = wait_for([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
+        if (!exited) {
+            return std::nullopt;
+        }
+        pid_ = 0;
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), took};
+    }
+
+    json::object account_stats(std::string_view account) {
+        return sim_.world().stats().at("accounts").at(account).as_object();
+    }
+
+    sim_instance sim_;
+    fs::path dir_;
+    pid_t pid_ = 0;
+};
+
+TEST_F(MsgflashdTest, SendsSpooledBatchesOverTwoKeysAtTheirPaceWithZero429s) {
+    constexpr int per_account = 150;
+    start_daemon();
+    drop_batches(per_account);
+    // 150 jobs per key at 10 req/s: about 15 s.
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 60s))
+        << "sent " << counts().sent << " of " << 2 * per_account;
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped) << "msgflashd did not exit after SIGTERM";
+    EXPECT_EQ(stopped->first, 0);
+
+    EXPECT_TRUE(fs::exists(dir_ / "spool" / "accepted" / "shop.json"));
+    const auto c = counts();
+    EXPECT_EQ(c.total, 2 * per_account);
+    EXPECT_EQ(c.inflight + c.ready + c.waiting + c.held + c.failed + c.dead, 0);
+    for (const std::string_view account : {"shop", "agency"}) {
+        const auto stats = account_stats(account);
+        EXPECT_EQ(stats.at("rateLimited").to_number<std::int64_t>(), 0) << account;
+        EXPECT_EQ(stats.at("acceptedSends").to_number<std::int64_t>(), per_account) << account;
+        EXPECT_EQ(stats.at("duplicates").to_number<std::int64_t>(), 0) << account;
+        EXPECT_LE(stats.at("maxWindow").to_number<std::int64_t>(), 10) << account;
+    }
+}
+
+TEST_F(MsgflashdTest, SigtermMidRunExitsWithinTheGraceAndARestartFinishesTheRest) {
+    constexpr int per_account = 100;
+    ingest(per_account);
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent >= 40; }, 30s));
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped) << "msgflashd did not exit after SIGTERM";
+    EXPECT_EQ(stopped->first, 0);
+    EXPECT_LE(stopped->second, shutdown_grace + 1s);
+
+    const auto mid = counts();
+    EXPECT_EQ(mid.inflight, 0) << "jobs left inflight after a clean shutdown";
+    EXPECT_LT(mid.sent, 2 * per_account) << "the run finished before SIGTERM; nothing to test";
+    EXPECT_EQ(mid.sent + mid.ready + mid.waiting, 2 * per_account);
+
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 60s))
+        << "sent " << counts().sent << " of " << 2 * per_account;
+    const auto again = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->first, 0);
+    for (const std::string_view account : {"shop", "agency"}) {
+        const auto stats = account_stats(account);
+        EXPECT_EQ(stats.at("acceptedSends").to_number<std::int64_t>(), per_account)
+            << account << ": lost or sent twice";
+        EXPECT_EQ(stats.at("duplicates").to_number<std::int64_t>(), 0) << account;
+        EXPECT_EQ(stats.at("rateLimited").to_number<std::int64_t>(), 0) << account;
+    }
+}
+
+}  // namespace
+}  // namespace msgflash::test

@@ -1,0 +1,369 @@
+// The dispatch engine against recording fakes in virtual time: what each answer records, pacing, holds, and
+// shutdown.
+#include "engine/dispatch_engine.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "tests/unit/engine/engine_fakes.hpp"
+
+namespace msgflash::engine::test {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+constexpr std::string_view number_a = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+constexpr std::string_view number_b = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
+
+class DispatchEngineTest : public ::testing::Test {
+  protected:
+    DispatchEngineTest() {
+        queue.add_batch(1, R"({"type":"text","body":"Hi {{name}}"})", {std::string(number_a)});
+        queue.add_batch(2, R"({"type":"text","body":"Hello"})", {std::string(number_b)});
+    }
+
+    ~DispatchEngineTest() override {
+        if (engine_ && !done_) {
+            engine_->stop();
+            clock.run_until([&] { return done_; });
+        }
+    }
+
+    static engine_options options() {
+        engine_options o;
+        o.accounts = {{.name = "shop", .rate = 10}};
+        o.shutdown_grace = 10s;
+        o.seed = 42;
+        return o;
+    }
+
+    // Jobs of batch 1 with rendered payloads, recipients +33600000001…
+    std::vector<std::int64_t> add_jobs(int n, std::int64_t batch = 1) {
+        std::vector<std::int64_t> ids;
+        for (int i = 0; i < n; ++i) {
+            ids.push_back(queue.add_job("shop", batch, recipient(i + static_cast<int>(batch) * 1000),
+                                        R"({"type":"text","body":"Hi Ana"})"));
+        }
+        return ids;
+    }
+    static std::string recipient(int i) { return "+336" + std::to_string(10'000'000 + i); }
+
+    void start(engine_options o = options()) {
+        engine_ = std::make_unique<dispatch_engine>(std::move(o), queue, api, clock);
+        asio::co_spawn(io, engine_->run(), [this](std::exception_ptr e) {
+            done_ = true;
+            failed_ = e != nullptr;
+        });
+    }
+
+    bool run_until(const std::function<bool()>& f) { return clock.run_until(f); }
+
+    // Stops the engine, lets it drain, and checks that it left no work behind.
+    void finish() {
+        engine_->stop();
+        ASSERT_TRUE(clock.run_until([&] { return done_; }));
+        EXPECT_FALSE(failed_);
+        io.restart();
+        io.poll();
+        EXPECT_TRUE(io.stopped()) << "the engine left work on its io_context";
+        EXPECT_EQ(queue.inflight(), 0u) << "a claimed job was neither answered nor given back";
+    }
+
+    std::size_t results_in(job_state s) const {
+        return static_cast<std::size_t>(std::count_if(queue.results.begin(), queue.results.end(),
+                                                      [s](const auto& r) { return r.new_state == s; }));
+    }
+
+    // The most requests that left inside any half-open one-second window.
+    std::size_t max_per_second() const {
+        std::size_t most = 0;
+        for (std::size_t i = 0; i < api.requests.size(); ++i) {
+            std::size_t n = 0;
+            for (std::size_t j = i; j < api.requests.size() && api.requests[j].at < api.requests[i].at + 1s;
+                 ++j) {
+                ++n;
+            }
+            most = std::max(most, n);
+        }
+        return most;
+    }
+
+    asio::io_context io;
+    virtual_clock clock{io};
+    fake_queue queue{clock};
+    fake_api api{io, clock};
+    std::unique_ptr<dispatch_engine> engine_;
+    bool done_ = false;
+    bool failed_ = false;
+};
+
+TEST_F(DispatchEngineTest, SendsEveryJobOnceAtTheKeysPaceAndRecordsItSent) {
+    const auto ids = add_jobs(45);
+    api.fallback = fake_answer::success(150ms);
+    start();
+    const pace_time t0 = clock.steady_now();
+    ASSERT_TRUE(run_until([&] { return queue.results.size() == ids.size(); }));
+
+    std::set<std::string> message_ids;
+    for (const auto& r : queue.results) {
+        EXPECT_EQ(r.new_state, job_state::sent);
+        EXPECT_EQ(r.attempt.outcome, attempt_outcome::sent);
+        EXPECT_EQ(r.attempt.n, 1);
+        EXPECT_TRUE(r.attempt.counted);
+        EXPECT_TRUE(r.count_send);
+        EXPECT_EQ(r.instance_id, number_a);
+        EXPECT_EQ(r.api_status, "queued");
+        EXPECT_EQ(r.attempt.latency_ms, 150);
+        message_ids.insert(r.attempt.message_id);
+    }
+    EXPECT_EQ(message_ids.size(), ids.size());
+    ASSERT_EQ(api.requests.size(), ids.size());
+    EXPECT_EQ(api.requests[0].body.instance_id, number_a);
+    EXPECT_EQ(api.requests[0].body.content.type, "text");
+    EXPECT_EQ(api.requests[0].body.content.body, "Hi Ana");
+    EXPECT_LE(max_per_second(), 10u);
+    // Nothing leaves in the first span (a previous process may have used the key in its last second), then
+    // the requests leave evenly, 10 per span (1 s + jitter bound + guard): the 45th after 4.4 more spans.
+    const pace_duration span = 1s + 5ms + 1ms;
+    EXPECT_EQ(api.requests.front().at - t0, span);
+    EXPECT_EQ(api.requests.back().at - t0, span + 44 * (span / 10));
+    EXPECT_LE(api.max_in_flight, 10u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, PermanentErrorEndsFailedWithItsCode) {
+    const auto ids = add_jobs(1);
+    api.script[recipient(1000)] = {fake_answer::error(422, "INVALID_DESTINATION")};
+    start();
+    ASSERT_TRUE(run_until([&] { return !queue.results.empty(); }));
+    const auto& r = queue.results[0];
+    EXPECT_EQ(r.new_state, job_state::failed);
+    EXPECT_EQ(r.attempt.api_code, "INVALID_DESTINATION");
+    EXPECT_EQ(r.attempt.http_status, 422u);
+    EXPECT_EQ(r.attempt.outcome, attempt_outcome::failed);
+    EXPECT_TRUE(r.attempt.counted);
+    finish();
+    EXPECT_EQ(api.requests.size(), 1u);
+}
+
+TEST_F(DispatchEngineTest, ProviderErrorBacksOffWithFullJitterThenSends) {
+    add_jobs(1);
+    api.script[recipient(1000)] = {fake_answer::error(502, "PROVIDER_ERROR")};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.results.size() == 2; }));
+    const auto& first = queue.results[0];
+    EXPECT_EQ(first.new_state, job_state::waiting);
+    EXPECT_EQ(first.attempt.outcome, attempt_outcome::retry);
+    ASSERT_TRUE(first.next_attempt_at);
+    EXPECT_GE(*first.next_attempt_at, first.attempt.finished_at);
+    EXPECT_LE(*first.next_attempt_at, first.attempt.finished_at + 2s);  // retry.base for attempt 1
+    const auto& second = queue.results[1];
+    EXPECT_EQ(second.new_state, job_state::sent);
+    EXPECT_EQ(second.attempt.n, 2);
+    EXPECT_GE(second.attempt.started_at, *first.next_attempt_at);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, AmbiguousAttemptIsFlaggedCountedAndRetried) {
+    add_jobs(1);
+    api.script[recipient(1000)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.results.size() == 2; }));
+    const auto& first = queue.results[0];
+    EXPECT_EQ(first.new_state, job_state::waiting);
+    EXPECT_TRUE(first.attempt.ambiguous);
+    EXPECT_EQ(first.attempt.outcome, attempt_outcome::ambiguous);
+    EXPECT_TRUE(first.attempt.counted);
+    EXPECT_EQ(queue.results[1].new_state, job_state::sent);
+    EXPECT_EQ(queue.results[1].attempt.n, 2);
+    EXPECT_EQ(engine_->stats().ambiguous, 1u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, RequestNeverWrittenGivesTheAttemptBack) {
+    add_jobs(1);
+    api.script[recipient(1000)] = {fake_answer{.k = fake_answer::kind::not_sent}};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.results.size() == 2; }));
+    EXPECT_FALSE(queue.results[0].attempt.counted);
+    EXPECT_FALSE(queue.results[0].attempt.ambiguous);
+    EXPECT_EQ(queue.results[0].new_state, job_state::waiting);
+    EXPECT_EQ(queue.results[1].new_state, job_state::sent);
+    EXPECT_EQ(queue.results[1].attempt.n, 1);  // the first claim's attempt was given back
+    finish();
+}
+
+TEST_F(DispatchEngineTest, RetriesExhaustedEndDead) {
+    add_jobs(1);
+    api.fallback = fake_answer::error(502, "PROVIDER_TIMEOUT");
+    auto o = options();
+    o.retry.backoff.max_attempts = 3;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::dead) == 1; }));
+    ASSERT_EQ(queue.results.size(), 3u);
+    EXPECT_EQ(queue.results[2].new_state, job_state::dead);
+    EXPECT_EQ(queue.results[2].attempt.n, 3);
+    EXPECT_EQ(queue.results[2].last_code, "PROVIDER_TIMEOUT");
+    finish();
+}
+
+TEST_F(DispatchEngineTest, RateLimitIsNotAnAttemptGoesToTheFrontAndSlowsThePace) {
+    add_jobs(12);
+    fake_answer limited = fake_answer::error(429, "API_RATE_LIMIT_EXCEEDED");
+    limited.retry_after = 2s;
+    limited.latency = 50ms;
+    api.script[recipient(1000)] = {limited};
+    api.fallback = fake_answer::success(50ms);
+    start();
+    ASSERT_TRUE(run_until([&] { return !queue.results.empty(); }));
+    const auto& r = queue.results[0];
+    EXPECT_EQ(r.new_state, job_state::ready);
+    EXPECT_EQ(r.attempt.outcome, attempt_outcome::rate_limited);
+    EXPECT_FALSE(r.attempt.counted);
+    const pace_time answered = clock.steady_now();
+    EXPECT_LT(engine_->current_rate("shop"), 10.0);
+
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 12; }));
+    const std::size_t before = static_cast<std::size_t>(std::count_if(
+        api.requests.begin(), api.requests.end(), [&](const auto& q) { return q.at <= answered; }));
+    for (const auto& q : api.requests) {
+        EXPECT_TRUE(q.at <= answered || q.at >= answered + 2s) << "a request left during Retry-After";
+    }
+    // The limited job went back to the line and was sent again after the pause, with the same attempt number
+    // (the jobs claimed before it was answered are already ahead of it in the engine's window).
+    ASSERT_GT(api.requests.size(), before);
+    const auto again =
+        std::find_if(api.requests.begin() + static_cast<std::ptrdiff_t>(before), api.requests.end(),
+                     [&](const auto& q) { return q.body.to == recipient(1000); });
+    EXPECT_NE(again, api.requests.end());
+    EXPECT_EQ(queue.last_result(1)->attempt.n, 1);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, KeyHoldStopsTheAccountWithoutConsumingAttempts) {
+    add_jobs(20);
+    api.script[recipient(1000)] = {fake_answer::error(401, "UNAUTHORIZED")};
+    api.fallback = fake_answer::success(300ms);
+    start();
+    ASSERT_TRUE(run_until([&] { return !queue.results.empty() && queue.inflight() == 0; }));
+    const auto* held = queue.last_result(1);
+    ASSERT_NE(held, nullptr);
+    EXPECT_EQ(held->new_state, job_state::held);
+    EXPECT_FALSE(held->attempt.counted);
+    ASSERT_TRUE(held->hold);
+    EXPECT_EQ(held->hold->scope, hold_scope::key);
+    EXPECT_EQ(held->hold->subject, "shop");
+    EXPECT_EQ(held->hold->cause, "auth");
+    EXPECT_EQ(held->hold->reason_code, "UNAUTHORIZED");
+    EXPECT_FALSE(queue.unclaims.empty()) << "the claimed jobs should have gone back to the line";
+
+    const std::size_t requests = api.requests.size();
+    const pace_time t = clock.steady_now();
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= t + 60s; }));
+    EXPECT_EQ(api.requests.size(), requests) << "a held key kept sending";
+    EXPECT_TRUE(queue.claims.back().account == "shop");
+    finish();
+}
+
+TEST_F(DispatchEngineTest, NumberHoldGivesBackThatNumbersJobsOnly) {
+    add_jobs(10, 1);
+    add_jobs(10, 2);
+    api.script[recipient(1000)] = {fake_answer::error(403, "INSTANCE_NOT_ASSIGNED")};
+    api.fallback = fake_answer::success(500ms);
+    auto o = options();
+    o.window_per_key = 20;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.last_result(1) != nullptr; }));
+    const auto* held = queue.last_result(1);
+    ASSERT_TRUE(held->hold);
+    EXPECT_EQ(held->hold->scope, hold_scope::number);
+    EXPECT_EQ(held->hold->subject, number_a);
+    EXPECT_EQ(held->hold->cause, "configuration");
+    EXPECT_FALSE(held->attempt.counted);
+    ASSERT_FALSE(queue.unclaims.empty());
+    for (const auto& u : queue.unclaims) {
+        EXPECT_LE(u.job_id, 10) << "a job of the other number was given back";
+    }
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ShutdownLetsInFlightRequestsFinishWithinTheGrace) {
+    add_jobs(30);
+    api.fallback = fake_answer::success(3s);
+    start();
+    ASSERT_TRUE(run_until([&] { return api.requests.size() >= 5; }));
+    finish();
+    EXPECT_EQ(api.cancel_calls, 0u);
+    EXPECT_EQ(results_in(job_state::sent), api.requests.size());
+    EXPECT_GT(queue.unclaims.size(), 0u);
+    EXPECT_EQ(queue.count_state(job_state::sent) + queue.count_state(job_state::ready), 30u);
+}
+
+TEST_F(DispatchEngineTest, ShutdownCancelsAfterTheGraceAndRecordsThemAmbiguous) {
+    add_jobs(30);
+    api.fallback = fake_answer{.k = fake_answer::kind::hang};
+    start();
+    ASSERT_TRUE(run_until([&] { return api.requests.size() >= 3; }));
+    const pace_time stop_at = clock.steady_now();
+    const std::size_t sent = api.requests.size();
+    finish();
+    EXPECT_EQ(api.cancel_calls, 1u);
+    EXPECT_GE(clock.steady_now(), stop_at + 10s);
+    EXPECT_LE(clock.steady_now(), stop_at + 10s + 1s);
+    ASSERT_EQ(queue.results.size(), sent);
+    for (const auto& r : queue.results) {
+        EXPECT_TRUE(r.attempt.ambiguous);
+        EXPECT_EQ(r.new_state, job_state::waiting);
+    }
+    EXPECT_EQ(queue.count_state(job_state::waiting) + queue.count_state(job_state::ready), 30u);
+}
+
+TEST_F(DispatchEngineTest, ClosedSendingWindowDefersJobsToItsOpening) {
+    queue.add_batch(3, R"({"type":"text","body":"Hello"})", {std::string(number_a)},
+                    sending_window{.from = "20:00", .to = "21:00", .tz = "UTC"});
+    add_jobs(2, 3);
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.unclaims.size() == 2; }));
+    for (const auto& u : queue.unclaims) {
+        EXPECT_EQ(u.new_state, job_state::waiting);
+        ASSERT_TRUE(u.next_attempt_at);
+        const auto local = std::chrono::hh_mm_ss(*u.next_attempt_at -
+                                                 std::chrono::floor<std::chrono::days>(*u.next_attempt_at));
+        EXPECT_EQ(local.hours(), 20h);
+        EXPECT_EQ(local.minutes(), 0min);
+    }
+    EXPECT_TRUE(api.requests.empty());
+    finish();
+}
+
+TEST_F(DispatchEngineTest, TwoKeysArePacedIndependentlyUnderOneTimer) {
+    auto o = options();
+    o.accounts = {{.name = "shop", .rate = 10}, {.name = "agency", .rate = 5}};
+    add_jobs(20);
+    for (int i = 0; i < 20; ++i) {
+        queue.add_job("agency", 2, recipient(5000 + i), R"({"type":"text","body":"Hello"})");
+    }
+    api.fallback = fake_answer::success(20ms);
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 40; }));
+    std::map<std::string, std::vector<pace_time>> by_key;
+    for (const auto& q : api.requests) {
+        by_key[q.account].push_back(q.at);
+    }
+    for (const auto& [account, times] : by_key) {
+        const std::size_t limit = account == "shop" ? 10 : 5;
+        for (std::size_t i = 0; i + limit < times.size(); ++i) {
+            EXPECT_GE(times[i + limit] - times[i], 1s) << account;
+        }
+    }
+    finish();
+}
+
+}  // namespace
+}  // namespace msgflash::engine::test

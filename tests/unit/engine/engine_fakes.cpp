@@ -1,0 +1,279 @@
+#include "tests/unit/engine/engine_fakes.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace msgflash::engine::test {
+
+namespace asio = boost::asio;
+
+// Virtual wall time starts at 2026-11-22T10:00:00Z (a Sunday; nothing depends on it but readability).
+constexpr timestamp wall_origin = from_millis(1'795'341'600'000);
+
+timestamp virtual_clock::now() const {
+    return wall_origin + std::chrono::duration_cast<std::chrono::milliseconds>(steady_.time_since_epoch());
+}
+
+asio::awaitable<void> virtual_clock::park(pace_time due, bool engine) {
+    auto timer = std::make_shared<asio::steady_timer>(io_, pace_time::max());
+    sleepers_.emplace(due, timer);
+    if (engine) {
+        engine_timer_ = timer;
+    }
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> virtual_clock::sleep_until(pace_time deadline) {
+    if (woken_) {
+        woken_ = false;
+        co_return;
+    }
+    co_await park(deadline, true);
+    woken_ = false;
+}
+
+void virtual_clock::wake() {
+    if (auto t = engine_timer_.lock()) {
+        t->cancel();
+        engine_timer_.reset();
+    } else {
+        woken_ = true;
+    }
+}
+
+asio::awaitable<void> virtual_clock::delay(pace_duration d) {
+    co_await park(steady_ + d, false);
+}
+
+bool virtual_clock::step() {
+    io_.restart();
+    io_.poll();
+    while (!sleepers_.empty()) {
+        auto it = sleepers_.begin();
+        auto timer = it->second.lock();
+        const pace_time due = it->first;
+        sleepers_.erase(it);
+        if (!timer) {
+            continue;  // woken early and gone
+        }
+        steady_ = std::max(steady_, due);
+        timer->cancel();
+        io_.restart();
+        io_.poll();
+        return true;
+    }
+    return false;
+}
+
+bool virtual_clock::run_until(const std::function<bool()>& done, int max_steps) {
+    for (int i = 0; i < max_steps; ++i) {
+        if (done()) {
+            return true;
+        }
+        if (!step()) {
+            break;
+        }
+    }
+    return done();
+}
+
+// ---- fake_queue -----------------------------------------------------------------------------------------
+
+std::int64_t fake_queue::add_job(const std::string& account, std::int64_t batch, std::string to,
+                                 std::string payload_json, std::string instance) {
+    const std::int64_t id = next_id_++;
+    store::claimed_job j;
+    j.id = id;
+    j.batch_id = batch;
+    j.ref = to;
+    j.to = std::move(to);
+    j.payload_json = std::move(payload_json);
+    j.instance_id = std::move(instance);
+    j.created_at = clock_.now();
+    j.fair_seq = id;
+    jobs_[id] = j;
+    account_of_[id] = account;
+    attempts_[id] = 0;
+    state_[id] = job_state::ready;
+    ready_[account].push_back(id);
+    return id;
+}
+
+void fake_queue::add_batch(std::int64_t rowid, std::string message_json, std::vector<std::string> instances,
+                           std::optional<sending_window> window) {
+    store::batch_info b;
+    b.rowid = rowid;
+    b.id = "batch-" + std::to_string(rowid);
+    b.message_json = std::move(message_json);
+    b.instance_ids = std::move(instances);
+    b.window = std::move(window);
+    batches_[rowid] = std::move(b);
+}
+
+asio::awaitable<store::store_result<store::claim_result>> fake_queue::claim(store::claim_request r) {
+    claims.push_back(r);
+    store::claim_result out;
+    if (auto h = key_holds_.find(r.account); h != key_holds_.end()) {
+        if (!h->second.until || *h->second.until > r.now) {
+            out.account_hold = store::hold_info{.id = 1,
+                                                .scope = hold_scope::key,
+                                                .subject = r.account,
+                                                .cause = h->second.cause,
+                                                .reason_code = h->second.reason_code,
+                                                .since = r.now,
+                                                .until = h->second.until};
+            co_return out;
+        }
+        key_holds_.erase(h);
+    }
+    for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= r.now;) {
+        if (account_of_[it->second] == r.account) {
+            state_[it->second] = job_state::ready;
+            ready_[r.account].push_back(it->second);
+            it = waiting_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    auto& line = ready_[r.account];
+    while (!line.empty() && out.jobs.size() < r.max_jobs) {
+        const std::int64_t id = line.front();
+        line.pop_front();
+        store::claimed_job j = jobs_[id];
+        j.attempt = ++attempts_[id];
+        inflight_[id] = j.attempt;
+        state_[id] = job_state::inflight;
+        out.jobs.push_back(j);
+    }
+    co_return out;
+}
+
+void fake_queue::requeue(std::int64_t id, job_state s, std::optional<timestamp> at) {
+    state_[id] = s;
+    if (s == job_state::ready) {
+        ready_[account_of_[id]].push_front(id);  // the front of the line: it keeps its fair_seq
+    } else if (s == job_state::waiting) {
+        waiting_.emplace(at.value_or(clock_.now()), id);
+    }
+}
+
+asio::awaitable<store::store_result<job_state>> fake_queue::record(store::job_result r) {
+    results.push_back(r);
+    const std::int64_t id = r.attempt.job_id;
+    auto in = inflight_.find(id);
+    if (in == inflight_.end() || in->second != r.attempt.n) {
+        co_return store::store_result<job_state>(boost::system::in_place_error,
+                                                 store::make_store_error(store::store_errc::stale_result));
+    }
+    inflight_.erase(in);
+    if (!r.attempt.counted) {
+        --attempts_[id];
+    }
+    if (r.hold && r.hold->scope == hold_scope::key) {
+        key_holds_[r.hold->subject] = *r.hold;
+    }
+    requeue(id, r.new_state, r.next_attempt_at);
+    co_return r.new_state;
+}
+
+asio::awaitable<store::store_result<job_state>> fake_queue::unclaim(store::unclaim_request r) {
+    unclaims.push_back(r);
+    auto in = inflight_.find(r.job_id);
+    if (in == inflight_.end() || in->second != r.attempt) {
+        co_return store::store_result<job_state>(boost::system::in_place_error,
+                                                 store::make_store_error(store::store_errc::stale_result));
+    }
+    inflight_.erase(in);
+    --attempts_[r.job_id];
+    requeue(r.job_id, r.new_state, r.next_attempt_at);
+    co_return r.new_state;
+}
+
+asio::awaitable<store::store_result<store::batch_info>> fake_queue::batch(std::int64_t rowid) {
+    auto it = batches_.find(rowid);
+    if (it == batches_.end()) {
+        co_return store::store_result<store::batch_info>(
+            boost::system::in_place_error, store::make_store_error(store::store_errc::not_found));
+    }
+    co_return it->second;
+}
+
+const store::job_result* fake_queue::last_result(std::int64_t job) const {
+    for (auto it = results.rbegin(); it != results.rend(); ++it) {
+        if (it->attempt.job_id == job) {
+            return &*it;
+        }
+    }
+    return nullptr;
+}
+
+std::size_t fake_queue::count_state(job_state s) const {
+    return static_cast<std::size_t>(
+        std::count_if(state_.begin(), state_.end(), [s](const auto& kv) { return kv.second == s; }));
+}
+
+// ---- fake_api -------------------------------------------------------------------------------------------
+
+asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string account, api::send_request r) {
+    const std::string to = r.to;
+    requests.push_back({std::move(account), std::move(r), clock_.steady_now()});
+    fake_answer a = fallback;
+    if (auto s = script.find(to); s != script.end() && !s->second.empty()) {
+        a = s->second.front();
+        s->second.pop_front();
+    }
+    ++in_flight;
+    max_in_flight = std::max(max_in_flight, in_flight);
+    bool cancelled = false;
+    if (a.k == fake_answer::kind::hang) {
+        auto timer = std::make_shared<asio::steady_timer>(io_, pace_time::max());
+        hung_.push_back(timer);
+        co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+        cancelled = true;
+    } else if (a.latency > pace_duration::zero()) {
+        co_await clock_.delay(a.latency);
+    }
+    --in_flight;
+    api::exchange_info info;
+    info.http_status = a.k == fake_answer::kind::ok || a.k == fake_answer::kind::error ? a.status : 0;
+    api::api_failure f;
+    f.ec = asio::error::operation_aborted;
+    if (cancelled || a.k == fake_answer::kind::ambiguous) {
+        f.outcome = transport_outcome::ambiguous;
+        co_return api::api_result<api::message_ref>(std::move(f), info);
+    }
+    if (a.k == fake_answer::kind::not_sent) {
+        f.outcome = transport_outcome::not_sent;
+        f.ec = asio::error::connection_refused;
+        co_return api::api_result<api::message_ref>(std::move(f), info);
+    }
+    if (a.k == fake_answer::kind::error) {
+        f.outcome = transport_outcome::answered;
+        f.http_status = a.status;
+        f.retry_after = a.retry_after;
+        f.error = api::api_error{.http_status = a.status,
+                                 .code = a.code,
+                                 .message = {},
+                                 .details = {},
+                                 .retry_after = a.retry_after};
+        f.ec = {};
+        co_return api::api_result<api::message_ref>(std::move(f), info);
+    }
+    co_return api::api_result<api::message_ref>(
+        api::message_ref{.id = "msg-" + std::to_string(next_message_++), .status = "queued"}, info);
+}
+
+void fake_api::cancel_all() {
+    ++cancel_calls;
+    for (auto& w : hung_) {
+        if (auto t = w.lock()) {
+            t->cancel();
+        }
+    }
+    hung_.clear();
+}
+
+}  // namespace msgflash::engine::test

@@ -1,0 +1,136 @@
+// Recording fakes for the engine's ports (DESIGN: "the engine's fakes record what they were asked") and a
+// virtual clock that drives an io_context in discrete steps: the test runs hours of pacing in milliseconds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "engine/engine_ports.hpp"
+
+namespace msgflash::engine::test {
+
+// Virtual time: every sleeper (the engine's one timer, the fake API's latencies) is a steady_timer parked at
+// the end of time and registered with its virtual due time; step() runs what is ready, then moves time to
+// the earliest due sleeper and releases it.
+class virtual_clock final : public time_port {
+  public:
+    explicit virtual_clock(boost::asio::io_context& io) : io_(io) {}
+
+    timestamp now() const override;
+    pace_time steady_now() const override { return steady_; }
+    boost::asio::awaitable<void> sleep_until(pace_time deadline) override;
+    void wake() override;
+
+    // For fakes: returns `d` of virtual time later.
+    boost::asio::awaitable<void> delay(pace_duration d);
+
+    // Runs every ready handler, then advances to the next sleeper. False when no sleeper is left.
+    bool step();
+    // Steps until `done()` holds, at most `max_steps` times; the result of done() at the end.
+    bool run_until(const std::function<bool()>& done, int max_steps = 200'000);
+
+  private:
+    boost::asio::awaitable<void> park(pace_time due, bool engine);
+
+    boost::asio::io_context& io_;
+    pace_time steady_{std::chrono::hours{1}};
+    std::multimap<pace_time, std::weak_ptr<boost::asio::steady_timer>> sleepers_;
+    std::weak_ptr<boost::asio::steady_timer> engine_timer_;
+    bool woken_ = false;
+};
+
+// The queue as the engine sees it: per account, a line of ready jobs (front first), waiting jobs with due
+// times, key holds. Records every request it gets.
+class fake_queue final : public queue_port {
+  public:
+    explicit fake_queue(const virtual_clock& clock) : clock_(clock) {}
+
+    // Adds a ready job; returns its id.
+    std::int64_t add_job(const std::string& account, std::int64_t batch, std::string to,
+                         std::string payload_json = "null", std::string instance = {});
+    void add_batch(std::int64_t rowid, std::string message_json, std::vector<std::string> instances,
+                   std::optional<sending_window> window = std::nullopt);
+
+    boost::asio::awaitable<store::store_result<store::claim_result>> claim(store::claim_request r) override;
+    boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) override;
+    boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) override;
+    boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) override;
+
+    std::vector<store::claim_request> claims;
+    std::vector<store::job_result> results;
+    std::vector<store::unclaim_request> unclaims;
+
+    std::size_t inflight() const { return inflight_.size(); }
+    // The last result recorded for a job.
+    const store::job_result* last_result(std::int64_t job) const;
+    std::size_t count_state(job_state s) const;  // jobs whose last result left them in s
+
+  private:
+    void requeue(std::int64_t job, job_state s, std::optional<timestamp> at);
+
+    const virtual_clock& clock_;
+    std::int64_t next_id_ = 1;
+    std::map<std::int64_t, store::claimed_job> jobs_;
+    std::map<std::int64_t, std::string> account_of_;
+    std::map<std::int64_t, int> attempts_;
+    std::map<std::string, std::deque<std::int64_t>> ready_;
+    std::multimap<timestamp, std::int64_t> waiting_;
+    std::map<std::int64_t, std::int64_t> inflight_;  // job → attempt
+    std::map<std::int64_t, job_state> state_;
+    std::map<std::string, store::hold_target> key_holds_;
+    std::map<std::int64_t, store::batch_info> batches_;
+};
+
+// What the fake API answers: scripted per recipient (in order; then `fallback`), after `latency`.
+struct fake_answer {
+    enum class kind { ok, error, ambiguous, not_sent, hang };
+    kind k = kind::ok;
+    unsigned status = 200;
+    std::string code{};
+    std::optional<std::chrono::seconds> retry_after{};
+    pace_duration latency{};
+
+    static fake_answer success(pace_duration latency = {}) { return {.latency = latency}; }
+    static fake_answer error(unsigned status, std::string code) {
+        return {.k = kind::error, .status = status, .code = std::move(code)};
+    }
+};
+
+class fake_api final : public send_port {
+  public:
+    fake_api(boost::asio::io_context& io, virtual_clock& clock) : io_(io), clock_(clock) {}
+
+    boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
+                                                                   api::send_request r) override;
+    void cancel_all() override;
+
+    struct request {
+        std::string account;
+        api::send_request body;
+        pace_time at;
+    };
+    std::vector<request> requests;
+    std::map<std::string, std::deque<fake_answer>> script;  // by `to`
+    fake_answer fallback = fake_answer::success();
+    std::size_t cancel_calls = 0;
+    std::size_t in_flight = 0;
+    std::size_t max_in_flight = 0;
+
+  private:
+    boost::asio::io_context& io_;
+    virtual_clock& clock_;
+    std::vector<std::weak_ptr<boost::asio::steady_timer>> hung_;
+    std::uint64_t next_message_ = 1;
+};
+
+}  // namespace msgflash::engine::test
