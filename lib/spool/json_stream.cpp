@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -224,8 +225,11 @@ class stream_handler {
         } else if (element_pending_ && depth_ == 3) {
             element_pending_ = false;
             // Back from the key's opening quote over white space to the element's '{'.
-            const char* quote = s.data() - 1;
-            if (quote >= chunk_begin_ && quote < chunk_end_) {
+            // The key may sit in the parser's own buffer (an escaped key): test before stepping back.
+            const char* p = s.data();
+            const std::less<const char*> before;
+            if (before(chunk_begin_, p) && !before(chunk_end_, p)) {
+                const char* quote = p - 1;
                 element_line_ = line_at(quote) - space_newlines_before(quote);
             } else if (s.data() == chunk_begin_) {  // the quote ended the chunk before
                 element_line_ = line_at(chunk_begin_) - tail_quote_space_newlines_;
