@@ -30,12 +30,6 @@ namespace {
 constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;
 
-// The pacer's jitter bound for the daemon: core/pacer.hpp's 5 ms default holds on an idle host, but the
-// integration test on a loaded 2-core machine (load ~8) saw single 429s from scheduling delays between the
-// pacer's decision and the server stamping the arrival; 20 ms removed them for 0.6 % of utilisation
-// (1000 / 1021 = 97.9 %). To be tuned with bench/pacing and made a [pacing] key.
-constexpr std::chrono::milliseconds daemon_jitter_bound{20};
-
 spdlog::level::level_enum to_spdlog(log_level l) {
     switch (l) {
         case log_level::trace:
@@ -78,7 +72,7 @@ engine::engine_options engine_options_from(const config& c, std::shared_ptr<spdl
     }
     o.retry = engine::make_retry_rules(c.retry);
     o.shutdown_grace = c.shutdown_grace;
-    o.pacer.jitter_bound = daemon_jitter_bound;
+    o.pacer.jitter_bound = c.pacing.jitter_bound;
     o.pacer.housekeeping_share = c.pacing.housekeeping_share;
     o.seed = static_cast<std::uint64_t>(wall_now().time_since_epoch().count());
     o.log = std::move(log);

@@ -729,6 +729,9 @@ void read_retry(table_reader& r, retry_config& retry) {
     }
 }
 
+// pacing.jitter_bound: a margin of half a second already costs a third of the key's rate.
+constexpr milliseconds max_jitter_bound{500};
+
 void read_pacing(table_reader& r, pacing_config& pacing) {
     read_duration(r, "per_recipient_gap", pacing.per_recipient_gap, duration_min::zero);
     if (const auto share = read_number(r, "housekeeping_share")) {
@@ -741,6 +744,13 @@ void read_pacing(table_reader& r, pacing_config& pacing) {
     }
     read_duration(r, "instance_poll_interval", pacing.instance_poll_interval, duration_min::positive);
     read_duration(r, "health_poll_interval", pacing.health_poll_interval, duration_min::positive);
+    if (read_duration(r, "jitter_bound", pacing.jitter_bound, duration_min::zero) &&
+        pacing.jitter_bound >= max_jitter_bound) {
+        r.error(*r.table().get("jitter_bound"), "jitter_bound",
+                "must be shorter than " + format_duration(max_jitter_bound) +
+                    " (the margin is taken from every one-second window of the key's rate)");
+        pacing.jitter_bound = pacing_config{}.jitter_bound;
+    }
 }
 
 void read_admin(table_reader& r, admin_config& admin, const std::filesystem::path& base_dir) {

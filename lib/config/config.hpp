@@ -88,6 +88,10 @@ struct pacing_config {
         0.2;  // most of a key's budget that polls and reconciliation may take (SPEC §6)
     std::chrono::milliseconds instance_poll_interval{60'000};
     std::chrono::milliseconds health_poll_interval{300'000};
+    // The most the time from a send's pacing decision to its arrival at the server may vary (scheduling,
+    // connection set-up, network): every key's pacer keeps that much margin per window (core/pacer.hpp), so
+    // the rate used is 1 s / (1 s + jitter_bound + 1 ms) of accounts[].rate.
+    std::chrono::milliseconds jitter_bound{20};
     bool operator==(const pacing_config&) const = default;
 };
 

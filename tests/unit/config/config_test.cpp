@@ -103,6 +103,7 @@ TEST(ConfigDefaults, OneAccountGetsEveryDefault) {
     EXPECT_EQ(c.pacing.housekeeping_share, 0.2);
     EXPECT_EQ(c.pacing.instance_poll_interval, 60s);
     EXPECT_EQ(c.pacing.health_poll_interval, 5min);
+    EXPECT_EQ(c.pacing.jitter_bound, 20ms);
 
     EXPECT_EQ(c.reconcile.max_age, 72h);
 
@@ -159,6 +160,7 @@ per_recipient_gap = "0s"
 housekeeping_share = 0.5
 instance_poll_interval = "10s"
 health_poll_interval = "1m"
+jitter_bound = "0s"
 [reconcile]
 max_age = "1d"
 [admin]
@@ -190,6 +192,7 @@ level = "debug"
     EXPECT_EQ(c.pacing.housekeeping_share, 0.5);
     EXPECT_EQ(c.pacing.instance_poll_interval, 10s);
     EXPECT_EQ(c.pacing.health_poll_interval, 1min);
+    EXPECT_EQ(c.pacing.jitter_bound, 0ms);
     EXPECT_EQ(c.reconcile.max_age, 24h);
     EXPECT_EQ(c.admin.listen.type, listen_address::kind::unix_socket);
     EXPECT_EQ(c.admin.listen.path, "/run/msgflashd/admin.sock");
@@ -226,6 +229,11 @@ TEST(ConfigDurations, InvalidDurationNamesKeyAndLine) {
 TEST(ConfigDurations, NumberInsteadOfStringIsRefused) {
     expect_one_error("[api]\ntimeout = 15\n", "api.timeout", 2,
                      R"(expected a duration string such as "15s", got integer 15)");
+}
+
+TEST(ConfigDurations, AJitterBoundOfHalfASecondOrMoreIsRefused) {
+    expect_one_error("[pacing]\njitter_bound = \"500ms\"\n", "pacing.jitter_bound", 2, "shorter than 500ms");
+    expect_one_error("[pacing]\njitter_bound = \"2s\"\n", "pacing.jitter_bound", 2, "shorter than 500ms");
 }
 
 TEST(ConfigDurations, ZeroTimeoutsAreRefused) {
