@@ -175,7 +175,6 @@ struct session_batch {
     std::int64_t ordinal = 0;
     bool skip = false;
     bool allow_duplicates = false;
-    bool seen_any = false;                                  // a `to` went into ingest_seen_to
     placement blocked{job_state::ready, std::nullopt, {}};  // where new jobs of an inactive batch go
     int priority = 0;
     std::optional<std::int64_t> send_at;
@@ -325,36 +324,37 @@ class ingest_state {
         report_.batches.push_back(std::move(r));
     }
 
-    // A `to` repeated inside the batch (allowDuplicates off). The identity (batch, ref) already keeps a
-    // number that is its own ref from going in twice; numbers with another ref are remembered in the temp
-    // table for the length of this ingest, and also checked against the batch's jobs whose ref is that
-    // number.
-    bool duplicate_to(session_batch& b, const job_spec& j) {
+    // A `to` repeated inside the batch under another ref (allowDuplicates off; the same ref again is the same
+    // job, which the identity (batch, ref) keeps out). Every number of this ingest is remembered in the temp
+    // table with the ref that brought it first, so a repeat is found there wherever the first one waits
+    // (buffered or inserted). A batch queued before this ingest may also hold the number as an earlier job's
+    // own ref (ref defaults to `to`): that job is in the jobs table already, so the lookup needs no flush of
+    // what is buffered, and a batch new in this ingest needs no lookup at all.
+    bool duplicate_to(const session_batch& b, bool batch_existed, const job_spec& j) {
         if (b.allow_duplicates) {
             return false;
         }
-        if (j.ref != j.to) {
-            const int added = w_.prepared(
-                                    "INSERT INTO temp.ingest_seen_to(batch_id, to_number) VALUES (?1, ?2) "
-                                    "ON CONFLICT DO NOTHING")
-                                  .bind(1, b.rowid)
-                                  .bind_static(2, j.to)
-                                  .run();
-            b.seen_any = true;
-            any_seen_ = true;
-            if (added == 0) {
-                return true;
-            }
-            auto& s = w_.prepared("SELECT 1 FROM jobs WHERE batch_id = ?1 AND ref = ?2");
-            s.bind(1, b.rowid).bind_static(2, j.to);
-            const bool found = s.step();
-            s.reset();
-            return found;
+        const int added =
+            w_.prepared(
+                  "INSERT INTO temp.ingest_seen_to(batch_id, to_number, ref) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT DO NOTHING")
+                .bind(1, b.rowid)
+                .bind_static(2, j.to)
+                .bind_static(3, j.ref)
+                .run();
+        any_seen_ = true;
+        if (added == 0) {
+            auto& first =
+                w_.prepared("SELECT ref FROM temp.ingest_seen_to WHERE batch_id = ?1 AND to_number = ?2");
+            first.bind(1, b.rowid).bind_static(2, j.to);
+            const bool other_ref = first.step() && first.text(0) != j.ref;
+            first.reset();
+            return other_ref;
         }
-        if (!b.seen_any) {
+        if (!batch_existed || j.ref == j.to) {
             return false;
         }
-        auto& s = w_.prepared("SELECT 1 FROM temp.ingest_seen_to WHERE batch_id = ?1 AND to_number = ?2");
+        auto& s = w_.prepared("SELECT 1 FROM jobs WHERE batch_id = ?1 AND ref = ?2");
         s.bind(1, b.rowid).bind_static(2, j.to);
         const bool found = s.step();
         s.reset();
@@ -372,10 +372,7 @@ class ingest_state {
             throw_store_error(store_errc::invalid_argument,
                               "a job needs a ref and a to (line " + std::to_string(j.line) + ")");
         }
-        if (!b.allow_duplicates && j.ref != j.to) {
-            flush();  // duplicate_to reads the jobs table: what is buffered must be in it
-        }
-        if (duplicate_to(b, j)) {
+        if (duplicate_to(b, r.existed, j)) {
             ++r.duplicates;
             return;
         }

@@ -84,11 +84,12 @@ struct writer_impl {
         db.exec(limit.c_str());
         ::sqlite3_commit_hook(db.get(), &count_commit, &commits);
         migrate(db, to_millis(options.now));
-        // Ingest's memory of the numbers seen in the batch being read (ingest.cpp); the temp database lives
-        // in a file (the build's TEMP_STORE=1), so it stays out of RAM.
+        // Ingest's memory of the numbers seen in the batches being read, with the ref that came first for
+        // each (ingest.cpp); the temp database lives in a file (the build's TEMP_STORE=1), so it stays out of
+        // RAM.
         db.exec(
             "CREATE TEMP TABLE ingest_seen_to (batch_id INTEGER NOT NULL, to_number TEXT NOT NULL, "
-            "PRIMARY KEY (batch_id, to_number)) WITHOUT ROWID");
+            "ref TEXT NOT NULL, PRIMARY KEY (batch_id, to_number)) WITHOUT ROWID");
         ctx = std::make_unique<write_context>(db, options);
     }
 
