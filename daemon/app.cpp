@@ -3,6 +3,7 @@
 #include <csignal>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -19,6 +20,7 @@
 #include "spool/spool_dirs.hpp"
 #include "spool/spool_ingester.hpp"
 #include "spool/spool_watcher.hpp"
+#include "store/queue_ops.hpp"
 #include "store/queue_store.hpp"
 
 namespace msgflash::daemon {
@@ -71,12 +73,40 @@ engine::engine_options engine_options_from(const config& c, std::shared_ptr<spdl
         o.accounts.push_back({.name = a.name, .rate = a.rate});
     }
     o.retry = engine::make_retry_rules(c.retry);
+    for (const instance_config& i : c.instances) {
+        o.number_caps[i.id] = send_caps{.per_minute = i.per_minute,
+                                        .per_hour = i.per_hour,
+                                        .per_day = i.per_day,
+                                        .min_interval = i.min_interval};
+    }
+    o.per_recipient_gap = c.pacing.per_recipient_gap;
     o.shutdown_grace = c.shutdown_grace;
     o.pacer.jitter_bound = c.pacing.jitter_bound;
     o.pacer.housekeeping_share = c.pacing.housekeeping_share;
     o.seed = static_cast<std::uint64_t>(wall_now().time_since_epoch().count());
     o.log = std::move(log);
     return o;
+}
+
+// What each number with caps of its own already sent in the current UTC minute, hour and day, from the
+// store's counters: a restart must not hand a number a fresh day's budget.
+std::map<std::string, window_counts, std::less<>> number_counts_from(store::queue_store& store,
+                                                                     const config& c, spdlog::logger& log) {
+    std::map<std::string, window_counts, std::less<>> counts;
+    const timestamp now = wall_now();
+    for (const instance_config& i : c.instances) {
+        auto usage = store.submit(store::read_usage{.instance_id = i.id, .now = now});
+        if (!usage) {
+            log.warn("cannot read the send counters of number {}: {}; counting from 0", i.id,
+                     usage.error().message());
+            continue;
+        }
+        counts[i.id] = window_counts{.at = now,
+                                     .minute = static_cast<std::uint64_t>(usage->this_minute),
+                                     .hour = static_cast<std::uint64_t>(usage->this_hour),
+                                     .day = static_cast<std::uint64_t>(usage->this_day)};
+    }
+    return counts;
 }
 
 }  // namespace
@@ -145,7 +175,9 @@ int app::run() {
     engine::store_queue_port queue(*store);
     engine::client_send_port sender(*client, keys_);
     engine::system_time_port time(io.get_executor());
-    engine::dispatch_engine dispatcher(engine_options_from(config_, log_), queue, sender, time);
+    engine::engine_options options = engine_options_from(config_, log_);
+    options.number_counts = number_counts_from(*store, config_, *log_);
+    engine::dispatch_engine dispatcher(std::move(options), queue, sender, time);
 
     // SIGHUP is caught so that it does not kill the daemon; reloading lands with the admin work.
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);

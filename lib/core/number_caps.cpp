@@ -112,6 +112,19 @@ send_caps number_caps::caps(const send_caps& operator_caps, timestamp now) const
     return scale(tighter(guidance, operator_caps), factor(now));
 }
 
+void count_send(window_counts& counts, timestamp now) {
+    const auto roll = [&](auto unit, std::uint64_t& n) {
+        if (std::chrono::floor<decltype(unit)>(counts.at) != std::chrono::floor<decltype(unit)>(now)) {
+            n = 0;
+        }
+        ++n;
+    };
+    roll(std::chrono::minutes{}, counts.minute);
+    roll(std::chrono::hours{}, counts.hour);
+    roll(std::chrono::days{}, counts.day);
+    counts.at = now;
+}
+
 send_gate next_send_time(const send_caps& caps, const window_counts& ours,
                          const std::optional<usage_report>& reported, std::optional<timestamp> last_send,
                          timestamp now) {

@@ -111,6 +111,9 @@ struct window_counts {
     std::uint64_t day = 0;
 };
 
+// One send at `now` (>= counts.at): the windows that `now` has left start again from 0, then each counts it.
+void count_send(window_counts& counts, timestamp now);
+
 enum class send_limit { none, paused, min_interval, per_minute, per_hour, per_day };
 
 // When a number may send next. `at` empty: never while paused (caps change only with a new health report

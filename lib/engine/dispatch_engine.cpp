@@ -26,6 +26,9 @@ constexpr std::size_t min_window = 8;
 constexpr std::chrono::hours idle_park{1};
 // Batches whose message and numbers are kept in memory; past this the cache starts over (bounded memory).
 constexpr std::size_t max_cached_batches = 4'096;
+// A job whose numbers are all paused by their caps is given back to wait this long before it is looked at
+// again (caps of 0 change only with the configuration).
+constexpr std::chrono::minutes paused_number_recheck{1};
 // The code recorded for a job whose batch names no WhatsApp number to send from.
 constexpr std::string_view no_instance_code = "NO_INSTANCE";
 
@@ -77,7 +80,6 @@ struct dispatch_engine::lane {
     pace_time last_sent{};
     bool held = false;  // the store holds the key: no claims until it lifts
     bool dirty = false;
-    std::size_t next_instance = 0;
 };
 
 dispatch_engine::dispatch_engine(engine_options options, queue_port& queue, send_port& api, time_port& time)
@@ -86,7 +88,14 @@ dispatch_engine::dispatch_engine(engine_options options, queue_port& queue, send
       api_(api),
       time_(time),
       log_(or_null_logger(options_.log)),
+      recipient_gap_(options_.per_recipient_gap),
       rng_(options_.seed) {
+    for (const auto& [id, caps] : options_.number_caps) {
+        numbers_[id].caps = caps;
+    }
+    for (const auto& [id, counts] : options_.number_counts) {
+        numbers_[id].counts = counts;
+    }
     for (const account_options& a : options_.accounts) {
         pacer_options po = options_.pacer;
         po.rate = a.rate;
@@ -202,21 +211,14 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
         l.claiming = true;
         spawn(claim(li, l.window_target - l.window.size()));
     }
-    while (!l.held && !l.window.empty() && l.inflight < l.max_inflight && pnow >= l.quiet_until &&
-           pnow >= l.last_sent + l.spacing && l.pacer.may_send(pnow, request_class::send)) {
-        pending_job p = std::move(l.window.front());
-        l.window.pop_front();
-        l.pacer.on_sent(pnow, request_class::send);
-        l.last_sent = pnow;
-        ++l.inflight;
-        ++inflight_;
-        ++stats_.requests;
-        spawn(send_one(li, std::move(p)));
+    std::optional<pace_time> numbers_free;  // set when the key could send but no job's number may yet
+    if (!l.held && pnow >= l.quiet_until) {
+        numbers_free = send_ready(li, time_.now(), pnow);
     }
     std::optional<pace_time> next;
     if (!l.held && !l.window.empty() && l.inflight < l.max_inflight) {
-        next = std::max(
-            {l.quiet_until, l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send)});
+        next = std::max({l.quiet_until, l.last_sent + l.spacing,
+                         l.pacer.next_allowed(pnow, request_class::send), numbers_free.value_or(pnow)});
     }
     if (!l.claiming && l.window.size() <= low_water) {
         next = next ? std::min(*next, l.claim_after) : l.claim_after;
@@ -245,7 +247,11 @@ void dispatch_engine::give_back(std::deque<pending_job>& jobs, timestamp now,
                                 const std::string& only_instance) {
     std::deque<pending_job> kept;
     for (pending_job& p : jobs) {
-        if (!only_instance.empty() && p.instance_id != only_instance) {
+        // A job not pinned to a number would leave through its batch's number when that is its only one.
+        const bool through = p.instance_id == only_instance ||
+                             (p.instance_id.empty() && p.batch->instance_ids.size() == 1 &&
+                              p.batch->instance_ids.front() == only_instance);
+        if (!only_instance.empty() && !through) {
             kept.push_back(std::move(p));
             continue;
         }
@@ -258,13 +264,111 @@ void dispatch_engine::give_back(std::deque<pending_job>& jobs, timestamp now,
     jobs.swap(kept);
 }
 
-std::string dispatch_engine::pick_instance(lane& l, const batch_entry& b) {
-    if (b.instance_ids.empty()) {
-        return {};
+std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp now, pace_time pnow) {
+    lane& l = *lanes_[li];
+    // Jobs that no number of theirs may send soon wait in the queue, not in the window (which would fill
+    // with them and starve the numbers that can send). No attempt is consumed.
+    std::deque<pending_job> kept;
+    for (pending_job& p : l.window) {
+        const number_choice c = choose_number(p, now);
+        if (c.at <= now + options_.number_wait_in_window) {
+            kept.push_back(std::move(p));
+            continue;
+        }
+        const timestamp at = c.at == timestamp::max() ? now + paused_number_recheck : c.at;
+        spawn(unclaim(store::unclaim_request{.job_id = p.job.id,
+                                             .attempt = p.job.attempt,
+                                             .new_state = job_state::waiting,
+                                             .next_attempt_at = at,
+                                             .now = now}));
     }
-    // STAND-IN for "the least-loaded number whose limits allow it" (number caps land with h3's
-    // number_caps.hpp): round robin over the batch's numbers.
-    return b.instance_ids[l.next_instance++ % b.instance_ids.size()];
+    l.window.swap(kept);
+
+    while (!l.window.empty() && l.inflight < l.max_inflight && pnow >= l.last_sent + l.spacing &&
+           l.pacer.may_send(pnow, request_class::send)) {
+        // The first job in line that a number may send now; priority and fairness are the window's order.
+        auto chosen = l.window.end();
+        number_choice choice{{}, timestamp::max()};
+        timestamp earliest = timestamp::max();
+        for (auto it = l.window.begin(); it != l.window.end(); ++it) {
+            number_choice c = choose_number(*it, now);
+            if (c.at <= now) {
+                chosen = it;
+                choice = std::move(c);
+                break;
+            }
+            earliest = std::min(earliest, c.at);
+        }
+        if (chosen == l.window.end()) {
+            return pnow + (earliest - now);
+        }
+        pending_job p = std::move(*chosen);
+        l.window.erase(chosen);
+        p.instance_id = std::move(choice.number);
+        if (!p.instance_id.empty()) {
+            note_number_send(p.instance_id, p.job.to, now);
+        }
+        l.pacer.on_sent(pnow, request_class::send);
+        l.last_sent = pnow;
+        ++l.inflight;
+        ++inflight_;
+        ++stats_.requests;
+        spawn(send_one(li, std::move(p)));
+    }
+    return std::nullopt;
+}
+
+dispatch_engine::number_choice dispatch_engine::choose_number(const pending_job& p, timestamp now) const {
+    if (!p.instance_id.empty()) {
+        return {p.instance_id, number_gate(p.instance_id, p.job.to, now)};
+    }
+    const std::vector<std::string>& ids = p.batch->instance_ids;
+    if (ids.empty()) {
+        return {{}, now};  // send_one records that the batch names no number
+    }
+    // A number that may send now beats one that may send later; among those, the least loaded today.
+    const std::string* best = nullptr;
+    timestamp best_at = timestamp::max();
+    std::uint64_t best_load = 0;
+    for (const std::string& id : ids) {
+        const timestamp at = std::max(number_gate(id, p.job.to, now), now);
+        std::uint64_t load = 0;
+        if (auto it = numbers_.find(id);
+            it != numbers_.end() && std::chrono::floor<std::chrono::days>(it->second.counts.at) ==
+                                        std::chrono::floor<std::chrono::days>(now)) {
+            load = it->second.counts.day;
+        }
+        if (best == nullptr || at < best_at || (at == best_at && load < best_load)) {
+            best = &id;
+            best_at = at;
+            best_load = load;
+        }
+    }
+    return {*best, best_at};
+}
+
+timestamp dispatch_engine::number_gate(const std::string& number, const std::string& to,
+                                       timestamp now) const {
+    timestamp at = now;
+    if (auto it = numbers_.find(number); it != numbers_.end()) {
+        const number_state& n = it->second;
+        if (n.held) {
+            return timestamp::max();
+        }
+        const send_gate g = next_send_time(n.caps, n.counts, std::nullopt, n.last_send, now);
+        if (g.paused()) {
+            return timestamp::max();
+        }
+        at = *g.at;
+    }
+    return std::max(at, recipient_gap_.next_allowed(number, to, now));
+}
+
+void dispatch_engine::note_number_send(const std::string& number, const std::string& to, timestamp now) {
+    number_state& n = numbers_[number];
+    count_send(n.counts, now);
+    n.last_send = now;
+    recipient_gap_.on_sent(number, to, now);
 }
 
 asio::awaitable<std::shared_ptr<const dispatch_engine::batch_entry>> dispatch_engine::batch_for(
@@ -344,7 +448,8 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
                                                  .now = t}));
             continue;
         }
-        std::string instance = j.instance_id.empty() ? pick_instance(l, *b) : j.instance_id;
+        // A job not pinned to a number gets one when it leaves (send_ready: the least loaded that may send).
+        std::string instance = j.instance_id;
         l.window.push_back(
             pending_job{.job = std::move(j), .batch = std::move(b), .instance_id = std::move(instance)});
     }
@@ -421,6 +526,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
     }
     if (d.hold_number) {
         log_->error("engine: number {} held ({})", p.instance_id, answer.api_code);
+        numbers_[p.instance_id].held = true;  // batches spread over several numbers use the others
         give_back(l.window, finished, p.instance_id);
     }
     mark(li);

@@ -3,9 +3,14 @@
 // turned into the job's next state (result_decision.hpp) and recorded. Runs on one io_context thread; stop()
 // is SIGTERM.
 //
-// What this slice does not do yet (issue 5): per-number caps and warm-up, the per-recipient gap, the
-// instance monitor, the per-number and per-batch breakers, template previews, housekeeping shares, and
-// lifting number/auth holds by themselves. retry.on_ambiguous = "hold" is recorded as a retry with the
+// Per number: the operator's caps ([[instances]]: per_minute, per_hour, per_day, min_interval) over counters
+// that start from the store's (a restart keeps the day's budget), and pacing.per_recipient_gap; a job of a
+// batch spread over several numbers leaves through the least-loaded number that may send now, and a job
+// that no number of its batch may send soon goes back to the queue, waiting, without an attempt.
+//
+// What this slice does not do yet (issue 5): the instance monitor (connection state, warm-up caps and
+// safetyState from /health), the per-number and per-batch breakers, template previews, housekeeping shares,
+// and lifting number/auth holds by themselves. retry.on_ambiguous = "hold" is recorded as a retry with the
 // ambiguous flag until record_result can hold a single job (see result_decision.cpp).
 #pragma once
 
@@ -13,6 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -24,6 +31,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/key_timeline.hpp"
+#include "core/number_caps.hpp"
 #include "core/pacer.hpp"
 #include "core/sending_window.hpp"
 #include "engine/engine_ports.hpp"
@@ -53,6 +61,13 @@ struct engine_options {
     std::chrono::milliseconds idle_claim_interval{250};
     // A key held by the store (quota, auth, configuration) asks again after this long.
     std::chrono::milliseconds held_claim_interval{5'000};
+    // The operator's caps by instance id ([[instances]]); a number not listed has none of its own.
+    std::map<std::string, send_caps, std::less<>> number_caps{};
+    // Sends each number already made in the current UTC minute, hour and day (the store's counters).
+    std::map<std::string, window_counts, std::less<>> number_counts{};
+    std::chrono::milliseconds per_recipient_gap{6'000};  // pacing.per_recipient_gap
+    // A job that no number of its batch may send within this long goes back to the queue until it may.
+    std::chrono::milliseconds number_wait_in_window{2'000};
     std::uint64_t seed = 0;                 // full-jitter draws
     std::shared_ptr<spdlog::logger> log{};  // null: a logger that discards
     pacer_options pacer{};                  // `rate` is taken from the account
@@ -94,12 +109,30 @@ class dispatch_engine {
     struct batch_entry;
     struct pending_job;
     struct lane;
+    struct number_state {
+        send_caps caps{};
+        window_counts counts{};
+        std::optional<timestamp> last_send{};
+        // An answer held the number (the store keeps the hold); until a restart this engine sends nothing
+        // more through it.
+        bool held = false;
+    };
 
     void mark(std::size_t lane);
     void service(std::size_t lane, pace_time pnow);
     void begin_stop(timestamp now, pace_time pnow);
     void give_back(std::deque<pending_job>& jobs, timestamp now, const std::string& only_instance = {});
-    std::string pick_instance(lane& l, const batch_entry& b);
+    // The number `p` may leave through first (its own, or the least-loaded of its batch's) and when;
+    // timestamp::max() when none may send until its caps change.
+    struct number_choice {
+        std::string number;
+        timestamp at;
+    };
+    number_choice choose_number(const pending_job& p, timestamp now) const;
+    timestamp number_gate(const std::string& number, const std::string& to, timestamp now) const;
+    void note_number_send(const std::string& number, const std::string& to, timestamp now);
+    // Sends what may go now; returns when the lane wants to be looked at again for its numbers (if at all).
+    std::optional<pace_time> send_ready(std::size_t lane, timestamp now, pace_time pnow);
     double draw();
 
     boost::asio::awaitable<void> claim(std::size_t lane, std::size_t max_jobs);
@@ -121,6 +154,8 @@ class dispatch_engine {
     key_timeline timeline_;
     std::vector<std::size_t> dirty_;
     std::unordered_map<std::int64_t, std::shared_ptr<const batch_entry>> batches_;
+    std::unordered_map<std::string, number_state> numbers_;
+    recipient_gap recipient_gap_;
     std::mt19937_64 rng_;
     engine_stats stats_;
     std::size_t tasks_ = 0;     // claims, sends, records and unclaims still running

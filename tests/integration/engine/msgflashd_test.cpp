@@ -104,6 +104,11 @@ class MsgflashdTest : public ::testing::Test {
         fs::create_directories(dir_ / "spool");
         write_key("shop", "msgf_live_FAKE_shop_key");
         write_key("agency", "msgf_live_FAKE_agency_key");
+        write_config();
+    }
+
+    // The daemon's configuration; `extra` is appended (e.g. [[instances]] caps).
+    void write_config(std::string_view extra = {}) {
         std::ofstream(dir_ / "msgflashd.toml")
             << fmt::format(R"(shutdown_grace = "{}s"
 [api]
@@ -124,7 +129,8 @@ name = "agency"
 key_file = "{}"
 )",
                            shutdown_grace.count(), sim_.port(), (dir_ / "spool").string(), db().string(),
-                           jitter_bound, (dir_ / "keys/shop").string(), (dir_ / "keys/agency").string());
+                           jitter_bound, (dir_ / "keys/shop").string(), (dir_ / "keys/agency").string())
+            << extra;
     }
 
     ~MsgflashdTest() override {
@@ -328,6 +334,45 @@ TEST_F(MsgflashdTest, SigtermMidRunExitsWithinTheGraceAndARestartFinishesTheRest
         EXPECT_EQ(stats.at("duplicates").to_number<std::int64_t>(), 0) << account;
         EXPECT_EQ(stats.at("rateLimited").to_number<std::int64_t>(), 0) << account;
     }
+}
+
+TEST_F(MsgflashdTest, ANumbersDailyCapHoldsAcrossARestart) {
+    // Each account's number may send 6 messages a day: the store's counters must carry the 6 already sent
+    // over a restart, so the second process sends nothing more today.
+    constexpr int per_day = 6;
+    write_config(
+        fmt::format("[[instances]]\nid = \"{}\"\nper_day = {}\n[[instances]]\nid = \"{}\"\nper_day = {}\n",
+                    shop_number, per_day, agency_number, per_day));
+    ingest(20);
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_day; }, 30s)) << "sent " << counts().sent;
+    ASSERT_TRUE(terminate(shutdown_grace + 5s));
+    // The jobs over the cap wait for the next UTC day in the queue; new ones arrive ready (a file per
+    // account in the spool), and only the counters can keep the next process from sending them today.
+    drop_batches(10);
+
+    start_daemon();
+    ASSERT_TRUE(wait_for(
+        [&] {
+            const auto c = counts();
+            return c.sent + c.inflight + c.ready + c.waiting == 2 * (20 + 10);
+        },
+        30s))
+        << "the new files were not ingested";
+    // At 10 requests/s a key would send ten jobs a second: three seconds with nothing more sent.
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        ASSERT_EQ(counts().sent, 2 * per_day) << "a number went past its daily cap after the restart";
+        std::this_thread::sleep_for(poll_interval);
+    }
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    for (const std::string_view account : {"shop", "agency"}) {
+        EXPECT_EQ(account_stats(account).at("acceptedSends").to_number<std::int64_t>(), per_day) << account;
+    }
+    const auto c = counts();
+    EXPECT_EQ(c.waiting + c.ready, 2 * (20 + 10 - per_day)) << "the jobs over the cap must wait, not fail";
 }
 
 }  // namespace

@@ -173,6 +173,27 @@ TEST(NumberCaps, CountsAtTheMinuteHourAndDayBoundaries) {
               send_limit::none);
 }
 
+TEST(NumberCaps, CountingASendStartsEachWindowAfreshAtItsBoundary) {
+    window_counts c{.at = noon - 1s, .minute = 7, .hour = 30, .day = 400};  // 11:59:59
+    count_send(c, noon - 500ms);                                            // same minute, hour, day
+    EXPECT_EQ(c.minute, 8u);
+    EXPECT_EQ(c.hour, 31u);
+    EXPECT_EQ(c.day, 401u);
+    count_send(c, noon);  // 12:00:00: a new minute and a new hour, the same day
+    EXPECT_EQ(c.minute, 1u);
+    EXPECT_EQ(c.hour, 1u);
+    EXPECT_EQ(c.day, 402u);
+    EXPECT_EQ(c.at, noon);
+    count_send(c, noon + 12h);  // the next day
+    EXPECT_EQ(c.minute, 1u);
+    EXPECT_EQ(c.hour, 1u);
+    EXPECT_EQ(c.day, 1u);
+    // What it counted is what next_send_time reads: a cap of 1 per minute now waits for the next minute.
+    const send_gate g = next_send_time({.per_minute = 1}, c, std::nullopt, std::nullopt, noon + 12h + 5s);
+    EXPECT_EQ(g.at, noon + 12h + 1min);
+    EXPECT_EQ(g.limit, send_limit::per_minute);
+}
+
 TEST(NumberCaps, TheApiUsageCountsWhenItIsHigherAndStillCurrent) {
     const send_caps caps{.per_minute = 10, .per_hour = 100};
     const window_counts ours{.at = noon, .minute = 3, .hour = 30, .day = 30};

@@ -365,5 +365,115 @@ TEST_F(DispatchEngineTest, TwoKeysArePacedIndependentlyUnderOneTimer) {
     finish();
 }
 
+// ---- per-number caps and the per-recipient gap ----------------------------------------------------------
+
+// The wall time at which a request left (the fake API stamps the monotonic clock).
+timestamp wall_of(const virtual_clock& clock, pace_time at) {
+    return clock.now() - std::chrono::duration_cast<std::chrono::milliseconds>(clock.steady_now() - at);
+}
+
+TEST_F(DispatchEngineTest, OperatorCapsBoundEveryUtcMinuteOfANumber) {
+    add_jobs(12);
+    auto o = options();
+    o.number_caps[std::string(number_a)] = send_caps{.per_minute = 5};
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 12; }));
+    std::map<timestamp, int> by_minute;
+    for (const auto& q : api.requests) {
+        ++by_minute[std::chrono::floor<std::chrono::minutes>(wall_of(clock, q.at))];
+    }
+    EXPECT_GE(by_minute.size(), 3u);
+    for (const auto& [minute, n] : by_minute) {
+        EXPECT_LE(n, 5) << "minute " << minute.time_since_epoch().count();
+    }
+    EXPECT_EQ(api.requests.size(), 12u) << "a job was sent twice";
+    // The jobs that had to wait for a later minute went back to the queue, without an attempt.
+    ASSERT_FALSE(queue.unclaims.empty());
+    for (const auto& u : queue.unclaims) {
+        EXPECT_EQ(u.new_state, job_state::waiting);
+        ASSERT_TRUE(u.next_attempt_at);
+        EXPECT_EQ(*u.next_attempt_at, std::chrono::ceil<std::chrono::minutes>(u.now));
+    }
+    for (const auto& r : queue.results) {
+        EXPECT_EQ(r.attempt.n, 1) << "job " << r.attempt.job_id;
+    }
+    finish();
+}
+
+TEST_F(DispatchEngineTest, MinIntervalSpacesTheSendsOfANumber) {
+    add_jobs(5);
+    auto o = options();
+    o.number_caps[std::string(number_a)] = send_caps{.min_interval = 3s};
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 5; }));
+    ASSERT_EQ(api.requests.size(), 5u);
+    for (std::size_t i = 1; i < api.requests.size(); ++i) {
+        EXPECT_GE(api.requests[i].at - api.requests[i - 1].at, 3s);
+    }
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ARecipientWaitsItsGapWhileTheOthersGo) {
+    const std::string twice = recipient(1);
+    queue.add_job("shop", 1, twice, R"({"type":"text","body":"first"})");
+    queue.add_job("shop", 1, twice, R"({"type":"text","body":"second"})");
+    for (int i = 0; i < 5; ++i) {
+        queue.add_job("shop", 1, recipient(100 + i), R"({"type":"text","body":"Hi"})");
+    }
+    auto o = options();
+    o.per_recipient_gap = 6s;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 7; }));
+    std::vector<pace_time> to_twice;
+    pace_time others_done{};
+    for (const auto& q : api.requests) {
+        if (q.body.to == twice) {
+            to_twice.push_back(q.at);
+        } else {
+            others_done = std::max(others_done, q.at);
+        }
+    }
+    ASSERT_EQ(to_twice.size(), 2u);
+    EXPECT_GE(to_twice[1] - to_twice[0], 6s);
+    EXPECT_LT(others_done, to_twice[1]) << "the other recipients waited behind the gap";
+    EXPECT_LT(others_done - to_twice[0], 1s) << "the other recipients did not go at the key's pace";
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ASpreadBatchLeavesThroughTheLeastLoadedNumberThatMaySend) {
+    queue.add_batch(3, R"({"type":"text","body":"Hi"})", {std::string(number_a), std::string(number_b)});
+    add_jobs(10, 3);
+    auto o = options();
+    o.number_caps[std::string(number_a)] = send_caps{.per_minute = 2};
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 10; }));
+    std::map<std::string, int> by_number;
+    for (const auto& q : api.requests) {
+        ++by_number[q.body.instance_id];
+    }
+    EXPECT_EQ(by_number[std::string(number_a)], 2);
+    EXPECT_EQ(by_number[std::string(number_b)], 8);
+    EXPECT_LT(api.requests.back().at - api.requests.front().at, 2s) << "a job waited for a capped number";
+    EXPECT_TRUE(queue.unclaims.empty());
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ARestartKeepsTheDaysBudgetFromTheStoresCounters) {
+    add_jobs(3);
+    auto o = options();
+    o.number_caps[std::string(number_a)] = send_caps{.per_day = 100};
+    o.number_counts[std::string(number_a)] =
+        window_counts{.at = clock.now(), .minute = 0, .hour = 40, .day = 100};
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.unclaims.size() == 3; }));
+    EXPECT_TRUE(api.requests.empty());
+    for (const auto& u : queue.unclaims) {
+        EXPECT_EQ(u.new_state, job_state::waiting);
+        ASSERT_TRUE(u.next_attempt_at);
+        EXPECT_EQ(*u.next_attempt_at, std::chrono::ceil<std::chrono::days>(u.now)) << "not the next UTC day";
+    }
+    finish();
+}
+
 }  // namespace
 }  // namespace msgflash::engine::test
