@@ -80,6 +80,8 @@ engine::engine_options engine_options_from(const config& c, std::shared_ptr<spdl
                                         .min_interval = i.min_interval};
     }
     o.per_recipient_gap = c.pacing.per_recipient_gap;
+    o.instance_poll_interval = c.pacing.instance_poll_interval;
+    o.health_poll_interval = c.pacing.health_poll_interval;
     o.shutdown_grace = c.shutdown_grace;
     o.pacer.jitter_bound = c.pacing.jitter_bound;
     o.pacer.housekeeping_share = c.pacing.housekeeping_share;

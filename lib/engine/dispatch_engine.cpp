@@ -26,9 +26,34 @@ constexpr std::size_t min_window = 8;
 constexpr std::chrono::hours idle_park{1};
 // Batches whose message and numbers are kept in memory; past this the cache starts over (bounded memory).
 constexpr std::size_t max_cached_batches = 4'096;
-// A job whose numbers are all paused by their caps is given back to wait this long before it is looked at
-// again (caps of 0 change only with the configuration).
+// A job whose numbers are all paused (caps of 0, critical, disconnected) is given back to wait this long, or
+// until the next instance poll if sooner, before it is looked at again.
 constexpr std::chrono::minutes paused_number_recheck{1};
+// After a 502 PROVIDER_* the key's numbers are polled at once, but not more often than this.
+constexpr std::chrono::seconds min_instances_repoll{5};
+
+health_signals signals_of(const api::instance_health& h, timestamp now) {
+    health_signals s;
+    if (h.safety && *h.safety != api::safety_state::unknown) {
+        static constexpr safety_level levels[] = {safety_level::healthy, safety_level::warning,
+                                                  safety_level::at_risk, safety_level::critical};
+        s.safety = levels[static_cast<std::size_t>(*h.safety)];
+    }
+    s.score = h.safety_score;
+    if (h.warmup) {
+        s.warmup = send_caps{.per_minute = h.warmup->max_per_minute,
+                             .per_hour = h.warmup->max_per_hour,
+                             .per_day = h.warmup->max_per_day,
+                             .min_interval = h.warmup->min_interval};
+    }
+    if (h.usage) {
+        s.usage = usage_report{.reported_at = now,
+                               .last_minute = h.usage->last_minute,
+                               .last_hour = h.usage->last_hour,
+                               .last_24h = h.usage->last_24h};
+    }
+    return s;
+}
 // The code recorded for a job whose batch names no WhatsApp number to send from.
 constexpr std::string_view no_instance_code = "NO_INSTANCE";
 
@@ -78,6 +103,14 @@ struct dispatch_engine::lane {
     // next burst, leaving on time, would land in the same window. The pacer's bound still caps every window.
     pace_duration spacing{};
     pace_time last_sent{};
+    // The instance monitor: the key's numbers seen in its claims, when their connection states are due
+    // next, and when the key last had work (polls stop one interval after its work does).
+    std::vector<std::string> numbers;
+    pace_time next_instances_poll{};
+    pace_time last_instances_poll{};
+    bool instances_polling = false;
+    pace_time last_work{};
+    bool had_work = false;
     bool held = false;  // the store holds the key: no claims until it lifts
     bool dirty = false;
 };
@@ -91,10 +124,10 @@ dispatch_engine::dispatch_engine(engine_options options, queue_port& queue, send
       recipient_gap_(options_.per_recipient_gap),
       rng_(options_.seed) {
     for (const auto& [id, caps] : options_.number_caps) {
-        numbers_[id].caps = caps;
+        number(id).caps = caps;
     }
     for (const auto& [id, counts] : options_.number_counts) {
-        numbers_[id].counts = counts;
+        number(id).counts = counts;
     }
     for (const account_options& a : options_.accounts) {
         pacer_options po = options_.pacer;
@@ -212,7 +245,9 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
         spawn(claim(li, l.window_target - l.window.size()));
     }
     std::optional<pace_time> numbers_free;  // set when the key could send but no job's number may yet
+    std::optional<pace_time> poll_next;
     if (!l.held && pnow >= l.quiet_until) {
+        poll_next = poll_due(li, pnow);
         numbers_free = send_ready(li, time_.now(), pnow);
     }
     std::optional<pace_time> next;
@@ -222,6 +257,9 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
     }
     if (!l.claiming && l.window.size() <= low_water) {
         next = next ? std::min(*next, l.claim_after) : l.claim_after;
+    }
+    if (poll_next) {
+        next = next ? std::min(*next, *poll_next) : *poll_next;
     }
     if (next) {
         timeline_.schedule(li, *next);
@@ -248,9 +286,9 @@ void dispatch_engine::give_back(std::deque<pending_job>& jobs, timestamp now,
     std::deque<pending_job> kept;
     for (pending_job& p : jobs) {
         // A job not pinned to a number would leave through its batch's number when that is its only one.
-        const bool through = p.instance_id == only_instance ||
-                             (p.instance_id.empty() && p.batch->instance_ids.size() == 1 &&
-                              p.batch->instance_ids.front() == only_instance);
+        const bool through =
+            p.instance_id == only_instance || (p.instance_id.empty() && p.batch->instance_ids.size() == 1 &&
+                                               p.batch->instance_ids.front() == only_instance);
         if (!only_instance.empty() && !through) {
             kept.push_back(std::move(p));
             continue;
@@ -275,7 +313,11 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
             kept.push_back(std::move(p));
             continue;
         }
-        const timestamp at = c.at == timestamp::max() ? now + paused_number_recheck : c.at;
+        const timestamp at = c.at == timestamp::max()
+                                 ? now + std::min<std::chrono::milliseconds>(paused_number_recheck,
+                                                                             options_.instance_poll_interval)
+                                 : c.at;
+        l.last_work = pnow;
         spawn(unclaim(store::unclaim_request{.job_id = p.job.id,
                                              .attempt = p.job.attempt,
                                              .new_state = job_state::waiting,
@@ -352,10 +394,10 @@ timestamp dispatch_engine::number_gate(const std::string& number, const std::str
     timestamp at = now;
     if (auto it = numbers_.find(number); it != numbers_.end()) {
         const number_state& n = it->second;
-        if (n.held) {
+        if (n.held || !n.connected) {
             return timestamp::max();
         }
-        const send_gate g = next_send_time(n.caps, n.counts, std::nullopt, n.last_send, now);
+        const send_gate g = next_send_time(n.model.caps(n.caps, now), n.counts, n.reported, n.last_send, now);
         if (g.paused()) {
             return timestamp::max();
         }
@@ -364,8 +406,134 @@ timestamp dispatch_engine::number_gate(const std::string& number, const std::str
     return std::max(at, recipient_gap_.next_allowed(number, to, now));
 }
 
+dispatch_engine::number_state& dispatch_engine::number(const std::string& id) {
+    auto it = numbers_.find(id);
+    if (it == numbers_.end()) {
+        number_state n;
+        n.model = number_caps(options_.hysteresis);
+        it = numbers_.emplace(id, std::move(n)).first;
+    }
+    return it->second;
+}
+
+void dispatch_engine::note_work(lane& l, const std::vector<std::string>& numbers, pace_time pnow) {
+    l.had_work = true;
+    l.last_work = pnow;
+    for (const std::string& id : numbers) {
+        number(id);
+        if (std::find(l.numbers.begin(), l.numbers.end(), id) == l.numbers.end()) {
+            l.numbers.push_back(id);
+        }
+    }
+}
+
+std::optional<pace_time> dispatch_engine::poll_due(std::size_t li, pace_time pnow) {
+    lane& l = *lanes_[li];
+    if (!l.had_work || pnow - l.last_work > options_.instance_poll_interval) {
+        return std::nullopt;  // no work: no polls
+    }
+    // The first poll due: the key's instances, then the health of each of its numbers in turn.
+    std::optional<pace_time> due;
+    const std::string* health_of = nullptr;
+    if (!l.instances_polling) {
+        due = l.next_instances_poll;
+    }
+    for (const std::string& id : l.numbers) {
+        const number_state& n = numbers_.at(id);
+        if (!n.health_polling && n.connected && (!due || n.next_health < *due)) {
+            due = n.next_health;
+            health_of = &id;
+        }
+    }
+    if (!due) {
+        return std::nullopt;
+    }
+    if (*due > pnow) {
+        return due;
+    }
+    // A poll is one of the key's requests: it takes the next send slot (polls come at most once a minute
+    // per key and once every few minutes per number, a small share of the key's rate).
+    if (l.inflight >= l.max_inflight || pnow < l.last_sent + l.spacing ||
+        !l.pacer.may_send(pnow, request_class::send)) {
+        return std::max(l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send));
+    }
+    l.pacer.on_sent(pnow, request_class::housekeeping);
+    l.last_sent = pnow;
+    ++stats_.polls;
+    if (health_of != nullptr) {
+        number(*health_of).health_polling = true;
+        spawn(poll_health(li, *health_of));
+    } else {
+        l.instances_polling = true;
+        l.last_instances_poll = pnow;
+        spawn(poll_instances(li));
+    }
+    return l.last_sent + l.spacing;
+}
+
+asio::awaitable<void> dispatch_engine::poll_instances(std::size_t li) {
+    lane& l = *lanes_[li];
+    auto op = api_.list_instances(l.account);
+    api::api_result<std::vector<api::instance>> r = co_await std::move(op);
+    l.instances_polling = false;
+    const pace_time pnow = time_.steady_now();
+    l.next_instances_poll = pnow + options_.instance_poll_interval;
+    if (!r) {
+        log_->warn("engine: account {}: GET /instances: {}", l.account, r.failure().detail);
+        if (r.verdict().act == action::rate_limited) {
+            l.pacer.on_rate_limited(pnow, l.last_instances_poll, r.failure().retry_after);
+        }
+        mark(li);
+        co_return;
+    }
+    for (const api::instance& i : r.value()) {
+        number_state& n = number(i.id);
+        const bool was = n.connected;
+        n.connected = i.connected();
+        if (was && !n.connected) {
+            log_->warn("engine: number {} is {}: its jobs wait until it is connected", i.id, i.status);
+        } else if (!was && n.connected) {
+            log_->info("engine: number {} is connected again", i.id);
+        }
+    }
+    mark(li);
+}
+
+asio::awaitable<void> dispatch_engine::poll_health(std::size_t li, std::string id) {
+    lane& l = *lanes_[li];
+    const pace_time left = time_.steady_now();
+    auto op = api_.instance_health(l.account, id);
+    api::api_result<api::instance_health> r = co_await std::move(op);
+    number_state& n = number(id);
+    n.health_polling = false;
+    const pace_time pnow = time_.steady_now();
+    n.next_health = pnow + options_.health_poll_interval;
+    if (!r) {
+        log_->warn("engine: number {}: GET /instances/{{id}}/health: {}", id, r.failure().detail);
+        if (r.verdict().act == action::rate_limited) {
+            l.pacer.on_rate_limited(pnow, left, r.failure().retry_after);
+        }
+        mark(li);
+        co_return;
+    }
+    const timestamp now = time_.now();
+    const std::size_t before = n.model.step(now);
+    const health_signals s = signals_of(r.value(), now);
+    n.model.observe(s, now);
+    n.reported = s.usage;
+    const std::size_t after = n.model.step(now);
+    if (after > before) {
+        log_->warn("engine: number {}: safetyState {} (score {}): sending at {:.0f}% of its caps", id,
+                   r->safety_text, r->safety_score.value_or(-1), pace_steps[after] * 100);
+    } else if (after < before) {
+        log_->info("engine: number {}: clean for a while, sending at {:.0f}% of its caps", id,
+                   pace_steps[after] * 100);
+    }
+    mark(li);
+}
+
 void dispatch_engine::note_number_send(const std::string& number, const std::string& to, timestamp now) {
-    number_state& n = numbers_[number];
+    number_state& n = this->number(number);
     count_send(n.counts, now);
     n.last_send = now;
     recipient_gap_.on_sent(number, to, now);
@@ -450,6 +618,7 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
         }
         // A job not pinned to a number gets one when it leaves (send_ready: the least loaded that may send).
         std::string instance = j.instance_id;
+        note_work(l, instance.empty() ? b->instance_ids : std::vector<std::string>{instance}, after);
         l.window.push_back(
             pending_job{.job = std::move(j), .batch = std::move(b), .instance_id = std::move(instance)});
     }
@@ -523,6 +692,11 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
         l.held = true;
         l.claim_after = answered + options_.held_claim_interval;
         give_back(l.window, finished);
+    }
+    if (answer.api_code.starts_with("PROVIDER_")) {
+        // The provider may have lost the number: look at its state soon rather than at the next minute.
+        l.next_instances_poll = std::min(l.next_instances_poll, l.last_instances_poll + min_instances_repoll);
+        mark(li);
     }
     if (d.hold_number) {
         log_->error("engine: number {} held ({})", p.instance_id, answer.api_code);

@@ -8,10 +8,15 @@
 // batch spread over several numbers leaves through the least-loaded number that may send now, and a job
 // that no number of its batch may send soon goes back to the queue, waiting, without an attempt.
 //
-// What this slice does not do yet (issue 5): the instance monitor (connection state, warm-up caps and
-// safetyState from /health), the per-number and per-batch breakers, template previews, housekeeping shares,
-// and lifting number/auth holds by themselves. retry.on_ambiguous = "hold" is recorded as a retry with the
-// ambiguous flag until record_result can hold a single job (see result_decision.cpp).
+// The instance monitor: for each key with work, GET /instances every instance_poll_interval (and soon after
+// a 502 PROVIDER_* from one of its numbers), GET /instances/{id}/health every health_poll_interval for each
+// number with work. Only numbers not reported disconnected are sent to; the warm-up policy and usage windows
+// of the health document tighten the operator's caps, scaled by safetyState with asymmetric hysteresis
+// (core/number_caps.hpp). Every poll takes one of the key's slots from its pacer.
+//
+// What this slice does not do yet (issue 5): the per-number and per-batch breakers, template previews, and
+// lifting store holds of numbers and keys by themselves. retry.on_ambiguous = "hold" is recorded as a retry
+// with the ambiguous flag until record_result can hold a single job (see result_decision.cpp).
 #pragma once
 
 #include <chrono>
@@ -65,7 +70,10 @@ struct engine_options {
     std::map<std::string, send_caps, std::less<>> number_caps{};
     // Sends each number already made in the current UTC minute, hour and day (the store's counters).
     std::map<std::string, window_counts, std::less<>> number_counts{};
-    std::chrono::milliseconds per_recipient_gap{6'000};  // pacing.per_recipient_gap
+    std::chrono::milliseconds per_recipient_gap{6'000};        // pacing.per_recipient_gap
+    std::chrono::milliseconds instance_poll_interval{60'000};  // pacing.instance_poll_interval
+    std::chrono::milliseconds health_poll_interval{300'000};   // pacing.health_poll_interval
+    hysteresis_options hysteresis{};
     // A job that no number of its batch may send within this long goes back to the queue until it may.
     std::chrono::milliseconds number_wait_in_window{2'000};
     std::uint64_t seed = 0;                 // full-jitter draws
@@ -86,6 +94,7 @@ struct engine_stats {
     std::uint64_t ambiguous = 0;
     std::uint64_t unclaimed = 0;
     std::uint64_t store_errors = 0;
+    std::uint64_t polls = 0;  // instance and health polls sent
 };
 
 class dispatch_engine {
@@ -110,9 +119,14 @@ class dispatch_engine {
     struct pending_job;
     struct lane;
     struct number_state {
-        send_caps caps{};
+        send_caps caps{};  // the operator's
         window_counts counts{};
         std::optional<timestamp> last_send{};
+        bool connected = true;  // as GET /instances said last; a number it has not listed yet is tried
+        number_caps model{};    // the health reports, with hysteresis
+        std::optional<usage_report> reported{};
+        pace_time next_health{};  // when its health is due
+        bool health_polling = false;
         // An answer held the number (the store keeps the hold); until a restart this engine sends nothing
         // more through it.
         bool held = false;
@@ -131,6 +145,14 @@ class dispatch_engine {
     number_choice choose_number(const pending_job& p, timestamp now) const;
     timestamp number_gate(const std::string& number, const std::string& to, timestamp now) const;
     void note_number_send(const std::string& number, const std::string& to, timestamp now);
+    number_state& number(const std::string& id);
+    // A claim brought the lane jobs for these numbers: they have work, and so has the lane.
+    void note_work(lane& l, const std::vector<std::string>& numbers, pace_time pnow);
+    // Housekeeping due for the lane (instances, then one number's health), sent in a send slot when the
+    // pacer gives one; returns when the next one is due, if the lane has work.
+    std::optional<pace_time> poll_due(std::size_t lane, pace_time pnow);
+    boost::asio::awaitable<void> poll_instances(std::size_t lane);
+    boost::asio::awaitable<void> poll_health(std::size_t lane, std::string id);
     // Sends what may go now; returns when the lane wants to be looked at again for its numbers (if at all).
     std::optional<pace_time> send_ready(std::size_t lane, timestamp now, pace_time pnow);
     double draw();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -34,6 +35,12 @@ class send_port {
     // POST /messages/send with the account's key.
     virtual boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
                                                                            api::send_request r) = 0;
+    // Housekeeping with the account's key: GET /instances (each number's connection state) and
+    // GET /instances/{id}/health (warm-up guidance and safetyState).
+    virtual boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
+        std::string account) = 0;
+    virtual boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
+                                                                                          std::string id) = 0;
     // Ends every request still running (written ones come back ambiguous, the others not_sent).
     virtual void cancel_all() = 0;
 };

@@ -29,23 +29,56 @@ asio::awaitable<store::store_result<store::batch_info>> store_queue_port::batch(
     co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
 }
 
+namespace {
+
+// The engine only has lanes for configured accounts, and the daemon refuses to start without every
+// account's key: a missing one is a wiring error, answered as a request that never left.
+template <class T>
+api::api_result<T> no_key(const std::string& account) {
+    api::api_failure f{.outcome = transport_outcome::not_sent,
+                       .http_status = 0,
+                       .error = std::nullopt,
+                       .ec = asio::error::invalid_argument,
+                       .retry_after = std::nullopt,
+                       .detail = "no key loaded for account " + account,
+                       .body_excerpt = {}};
+    return api::api_result<T>(std::move(f), api::exchange_info{});
+}
+
+}  // namespace
+
+const api_key* client_send_port::key_of(const std::string& account) const {
+    const auto key = keys_.find(account);
+    return key == keys_.end() ? nullptr : &key->second;
+}
+
 asio::awaitable<api::api_result<api::message_ref>> client_send_port::send(std::string account,
                                                                           api::send_request r) {
-    const auto key = keys_.find(account);
-    if (key == keys_.end()) {
-        // The engine only has lanes for configured accounts, and the daemon refuses to start without
-        // every account's key: this is a wiring error, answered as a request that never left.
-        api::api_failure f{.outcome = transport_outcome::not_sent,
-                           .http_status = 0,
-                           .error = std::nullopt,
-                           .ec = asio::error::invalid_argument,
-                           .retry_after = std::nullopt,
-                           .detail = "no key loaded for account " + account,
-                           .body_excerpt = {}};
-        co_return api::api_result<api::message_ref>(std::move(f), api::exchange_info{});
+    const api_key* key = key_of(account);
+    if (key == nullptr) {
+        co_return no_key<api::message_ref>(account);
     }
-    api_key k = key->second;
-    auto op = client_.send_message(std::move(k), std::move(r));
+    auto op = client_.send_message(*key, std::move(r));
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<api::api_result<std::vector<api::instance>>> client_send_port::list_instances(
+    std::string account) {
+    const api_key* key = key_of(account);
+    if (key == nullptr) {
+        co_return no_key<std::vector<api::instance>>(account);
+    }
+    auto op = client_.list_instances(*key);
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<api::api_result<api::instance_health>> client_send_port::instance_health(std::string account,
+                                                                                         std::string id) {
+    const api_key* key = key_of(account);
+    if (key == nullptr) {
+        co_return no_key<api::instance_health>(account);
+    }
+    auto op = client_.get_instance_health(*key, std::move(id));
     co_return co_await std::move(op);
 }
 

@@ -34,9 +34,16 @@ class client_send_port final : public send_port {
         : client_(client), keys_(std::move(keys)) {}
     boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
                                                                    api::send_request r) override;
+    boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
+        std::string account) override;
+    boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
+                                                                                  std::string id) override;
     void cancel_all() override { client_.cancel_all(); }
 
   private:
+    // The account's key, or nullptr (a wiring error: the daemon refuses to start without every key).
+    const api_key* key_of(const std::string& account) const;
+
     api::api_client& client_;
     std::map<std::string, api_key, std::less<>> keys_;
 };

@@ -107,7 +107,12 @@ TEST(SpoolCrash, KilledAtRandomMomentsNothingLostNothingTwice) {
             ++finished_before_kill;
         }
 
-        {
+        // A kill before the queue had its schema (a slow start on a busy machine) leaves nothing to check but
+        // that no file was accepted.
+        if (!fs::exists(db) || !db_view(db).has_table("jobs")) {
+            ASSERT_TRUE(names_in(spool / "accepted").empty())
+                << "cycle " << c << ": accepted/ without a queue";
+        } else {
             db_view v(db);
             ASSERT_EQ(v.integrity(), "ok") << "cycle " << c << " after the kill";
             ASSERT_EQ(v.all_jobs(), v.distinct_jobs()) << "cycle " << c;

@@ -80,16 +80,21 @@ class DispatchEngineTest : public ::testing::Test {
                                                       [s](const auto& r) { return r.new_state == s; }));
     }
 
-    // The most requests that left inside any half-open one-second window.
+    // The most requests (sends and polls) that left inside any half-open one-second window.
     std::size_t max_per_second() const {
+        std::vector<pace_time> at;
+        for (const auto& q : api.requests) {
+            at.push_back(q.at);
+        }
+        for (const auto& p : api.polls) {
+            at.push_back(p.at);
+        }
+        std::sort(at.begin(), at.end());
         std::size_t most = 0;
-        for (std::size_t i = 0; i < api.requests.size(); ++i) {
-            std::size_t n = 0;
-            for (std::size_t j = i; j < api.requests.size() && api.requests[j].at < api.requests[i].at + 1s;
-                 ++j) {
-                ++n;
-            }
-            most = std::max(most, n);
+        for (std::size_t i = 0; i < at.size(); ++i) {
+            const auto end =
+                std::lower_bound(at.begin() + static_cast<std::ptrdiff_t>(i), at.end(), at[i] + 1s);
+            most = std::max(most, static_cast<std::size_t>(end - at.begin()) - i);
         }
         return most;
     }
@@ -129,10 +134,16 @@ TEST_F(DispatchEngineTest, SendsEveryJobOnceAtTheKeysPaceAndRecordsItSent) {
     EXPECT_EQ(api.requests[0].body.content.body, "Hi Ana");
     EXPECT_LE(max_per_second(), 10u);
     // Nothing leaves in the first span (a previous process may have used the key in its last second), then
-    // the requests leave evenly, 10 per span (1 s + jitter bound + guard): the 45th after 4.4 more spans.
+    // the requests leave evenly, 10 per span (1 s + jitter bound + guard): first the key's instances and its
+    // number's health are polled, then the 45 sends, the last 46 slots after the first.
     const pace_duration span = 1s + 5ms + 1ms;
-    EXPECT_EQ(api.requests.front().at - t0, span);
-    EXPECT_EQ(api.requests.back().at - t0, span + 44 * (span / 10));
+    ASSERT_EQ(api.polls.size(), 2u);
+    EXPECT_EQ(api.polls[0].what, "instances");
+    EXPECT_EQ(api.polls[0].at - t0, span);
+    EXPECT_EQ(api.polls[1].what, number_a);
+    EXPECT_EQ(api.polls[1].at - t0, span + span / 10);
+    EXPECT_EQ(api.requests.front().at - t0, span + 2 * (span / 10));
+    EXPECT_EQ(api.requests.back().at - t0, span + 46 * (span / 10));
     EXPECT_LE(api.max_in_flight, 10u);
     finish();
 }
@@ -472,6 +483,77 @@ TEST_F(DispatchEngineTest, ARestartKeepsTheDaysBudgetFromTheStoresCounters) {
         ASSERT_TRUE(u.next_attempt_at);
         EXPECT_EQ(*u.next_attempt_at, std::chrono::ceil<std::chrono::days>(u.now)) << "not the next UTC day";
     }
+    finish();
+}
+
+// ---- the instance monitor ---------------------------------------------------------------------------------
+
+TEST_F(DispatchEngineTest, ADisconnectedNumberGetsNothingItsJobsWaitWithoutAttemptsThenGo) {
+    api.instance_status[std::string(number_a)] = "disconnected";
+    api.instance_status[std::string(number_b)] = "connected";
+    add_jobs(5, 1);  // number_a
+    add_jobs(5, 2);  // number_b
+    auto o = options();
+    o.instance_poll_interval = 10s;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 5; }));
+    const pace_time reconnected = clock.steady_now() + 15s;
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= reconnected; }));
+    for (const auto& q : api.requests) {
+        EXPECT_EQ(q.body.instance_id, number_b) << "sent through a disconnected number";
+    }
+    api.instance_status[std::string(number_a)] = "connected";
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 10; }));
+    for (const auto& r : queue.results) {
+        EXPECT_EQ(r.attempt.n, 1) << "job " << r.attempt.job_id
+                                  << " used an attempt while its number was down";
+    }
+    for (const auto& u : queue.unclaims) {
+        EXPECT_EQ(u.new_state, job_state::waiting);
+        EXPECT_LE(u.job_id, 5) << "a job of the connected number waited";
+        ASSERT_TRUE(u.next_attempt_at);
+        EXPECT_EQ(*u.next_attempt_at - u.now, 10s) << "back at the next instance poll";
+    }
+    EXPECT_GE(api.polls.size(), 3u);
+    EXPECT_LE(max_per_second(), 10u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, TheWarmUpPolicyScaledBySafetyStateCapsTheNumber) {
+    api::instance_health h;
+    h.safety = api::safety_state::warning;  // half the warm-up policy
+    h.safety_text = "warning";
+    h.warmup =
+        api::warmup_policy{.max_per_minute = 6, .max_per_hour = {}, .max_per_day = {}, .min_interval = {}};
+    api.health[std::string(number_a)] = h;
+    add_jobs(9);
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 9; }));
+    std::map<timestamp, int> by_minute;
+    for (const auto& q : api.requests) {
+        ++by_minute[std::chrono::floor<std::chrono::minutes>(wall_of(clock, q.at))];
+    }
+    EXPECT_GE(by_minute.size(), 3u);
+    for (const auto& [minute, n] : by_minute) {
+        EXPECT_LE(n, 3) << "minute " << minute.time_since_epoch().count();
+    }
+    finish();
+}
+
+TEST_F(DispatchEngineTest, PollsStopOnceTheKeyHasNoWork) {
+    add_jobs(3);
+    auto o = options();
+    o.instance_poll_interval = 10s;
+    o.health_poll_interval = 20s;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 3; }));
+    const pace_time idle_from = clock.steady_now() + 1min;
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= idle_from; }));
+    const std::size_t polls = api.polls.size();
+    const pace_time later = clock.steady_now() + 10min;
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= later; }));
+    EXPECT_EQ(api.polls.size(), polls) << "a key without work kept polling";
+    EXPECT_LE(polls, 6u);
     finish();
 }
 

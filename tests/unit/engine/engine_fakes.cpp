@@ -266,6 +266,31 @@ asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string ac
         api::message_ref{.id = "msg-" + std::to_string(next_message_++), .status = "queued"}, info);
 }
 
+asio::awaitable<api::api_result<std::vector<api::instance>>> fake_api::list_instances(std::string account) {
+    polls.push_back({std::move(account), "instances", clock_.steady_now()});
+    std::vector<api::instance> list;
+    for (const auto& [id, status] : instance_status) {
+        api::instance i;
+        i.id = id;
+        i.status = status;
+        list.push_back(std::move(i));
+    }
+    co_return api::api_result<std::vector<api::instance>>(std::move(list),
+                                                          api::exchange_info{.http_status = 200});
+}
+
+asio::awaitable<api::api_result<api::instance_health>> fake_api::instance_health(std::string account,
+                                                                                 std::string id) {
+    polls.push_back({std::move(account), id, clock_.steady_now()});
+    api::instance_health h;
+    h.safety = api::safety_state::healthy;
+    h.safety_text = "healthy";
+    if (auto it = health.find(id); it != health.end()) {
+        h = it->second;
+    }
+    co_return api::api_result<api::instance_health>(std::move(h), api::exchange_info{.http_status = 200});
+}
+
 void fake_api::cancel_all() {
     ++cancel_calls;
     for (auto& w : hung_) {

@@ -112,6 +112,10 @@ class fake_api final : public send_port {
 
     boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
                                                                    api::send_request r) override;
+    boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
+        std::string account) override;
+    boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
+                                                                                  std::string id) override;
     void cancel_all() override;
 
     struct request {
@@ -122,6 +126,16 @@ class fake_api final : public send_port {
     std::vector<request> requests;
     std::map<std::string, std::deque<fake_answer>> script;  // by `to`
     fake_answer fallback = fake_answer::success();
+    // Housekeeping: what GET /instances lists (id → status) and what each number's /health says (a number
+    // not listed: healthy, no guidance); every poll is recorded, with the key's requests, in `polls`.
+    std::map<std::string, std::string> instance_status;
+    std::map<std::string, api::instance_health> health;
+    struct poll {
+        std::string account;
+        std::string what;  // "instances" or the number whose health was asked
+        pace_time at;
+    };
+    std::vector<poll> polls;
     std::size_t cancel_calls = 0;
     std::size_t in_flight = 0;
     std::size_t max_in_flight = 0;

@@ -109,6 +109,13 @@ class db_view {
         return c_.query_int("SELECT count(*) FROM (SELECT DISTINCT batch_id, ref FROM jobs)");
     }
     std::string integrity() { return c_.query_text("PRAGMA integrity_check"); }
+    bool has_table(std::string_view name) {
+        store::statement st(c_.get(),
+                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1");
+        st.bind(1, name);
+        st.step();
+        return st.int64(0) > 0;
+    }
 
   private:
     store::connection c_;
