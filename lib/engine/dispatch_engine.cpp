@@ -30,7 +30,7 @@ constexpr std::size_t max_cached_batches = 4'096;
 // until the next instance poll if sooner, before it is looked at again.
 constexpr std::chrono::minutes paused_number_recheck{1};
 // After a 502 PROVIDER_* the key's numbers are polled at once, but not more often than this.
-constexpr std::chrono::seconds min_instances_repoll{5};
+constexpr std::chrono::seconds min_instances_repoll{2};
 
 health_signals signals_of(const api::instance_health& h, timestamp now) {
     health_signals s;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <random>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "store/ingest.hpp"
 #include "store/queue_reader.hpp"
 #include "store/queue_store.hpp"
+#include "store/sqlite.hpp"
 #include "tests/support/sim_fixture.hpp"
 
 extern char** environ;
@@ -107,8 +109,8 @@ class MsgflashdTest : public ::testing::Test {
         write_config();
     }
 
-    // The daemon's configuration; `extra` is appended (e.g. [[instances]] caps).
-    void write_config(std::string_view extra = {}) {
+    // The daemon's configuration; `pacing` goes into [pacing], `extra` is appended (e.g. [[instances]] caps).
+    void write_config(std::string_view extra = {}, std::string_view pacing = {}) {
         std::ofstream(dir_ / "msgflashd.toml")
             << fmt::format(R"(shutdown_grace = "{}s"
 [api]
@@ -121,6 +123,7 @@ path = "{}"
 listen = "127.0.0.1:0"
 [pacing]
 jitter_bound = "{}"
+{}
 [[accounts]]
 name = "shop"
 key_file = "{}"
@@ -129,7 +132,8 @@ name = "agency"
 key_file = "{}"
 )",
                            shutdown_grace.count(), sim_.port(), (dir_ / "spool").string(), db().string(),
-                           jitter_bound, (dir_ / "keys/shop").string(), (dir_ / "keys/agency").string())
+                           jitter_bound, pacing, (dir_ / "keys/shop").string(),
+                           (dir_ / "keys/agency").string())
             << extra;
     }
 
@@ -373,6 +377,48 @@ TEST_F(MsgflashdTest, ANumbersDailyCapHoldsAcrossARestart) {
     }
     const auto c = counts();
     EXPECT_EQ(c.waiting + c.ready, 2 * (20 + 10 - per_day)) << "the jobs over the cap must wait, not fail";
+}
+
+TEST_F(MsgflashdTest, ADisconnectedNumberGetsNothingAndItsJobsGoWhenItIsBack) {
+    constexpr int per_account = 80;
+    write_config({}, "instance_poll_interval = \"2s\"");
+    ingest(per_account);
+    start_daemon();
+    ASSERT_TRUE(
+        wait_for([&] { return account_stats("shop").at("acceptedSends").to_number<int>() >= 10; }, 30s));
+
+    auto control = sim_.client();
+    const std::string target = fmt::format("/_sim/instances/{}", shop_number);
+    ASSERT_EQ(control.post(target, R"({"status":"disconnected"})").status, 200u);
+    // Within a poll interval (and sooner, after the first 502) the daemon knows; from then on the key's
+    // requests are its polls only (one every 2 s), while the other account goes on sending.
+    std::this_thread::sleep_for(4s);  // the daemon's reaction time under test, not a synchronisation
+    const auto requests = [&](std::string_view a) {
+        return account_stats(a).at("requests").to_number<int>();
+    };
+    const int shop_before = requests("shop");
+    const int agency_before = requests("agency");
+    std::this_thread::sleep_for(3s);
+    EXPECT_LE(requests("shop") - shop_before, 3) << "the daemon kept sending to a disconnected number";
+    EXPECT_GE(requests("agency") - agency_before, 10) << "the other account's number stopped too";
+
+    ASSERT_EQ(control.post(target, R"({"status":"connected"})").status, 200u);
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 60s)) << "sent " << counts().sent;
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    const auto c = counts();
+    EXPECT_EQ(c.failed + c.dead, 0);
+    for (const std::string_view account : {"shop", "agency"}) {
+        EXPECT_EQ(account_stats(account).at("acceptedSends").to_number<int>(), per_account) << account;
+        EXPECT_EQ(account_stats(account).at("duplicates").to_number<int>(), 0) << account;
+        EXPECT_EQ(account_stats(account).at("rateLimited").to_number<int>(), 0) << account;
+    }
+    // Only the sends that met the 502s before the daemon knew used an attempt: about a poll's worth.
+    store::connection db_read(db(), store::connection::mode::read_only);
+    const std::int64_t retried = db_read.query_int("SELECT count(*) FROM jobs WHERE attempts > 1");
+    EXPECT_LE(retried, 30) << "jobs kept using attempts on a disconnected number";
+    std::cout << "jobs that met a 502 before the daemon knew the number was down: " << retried << "\n";
 }
 
 }  // namespace
