@@ -421,5 +421,42 @@ TEST_F(MsgflashdTest, ADisconnectedNumberGetsNothingAndItsJobsGoWhenItIsBack) {
     std::cout << "jobs that met a 502 before the daemon knew the number was down: " << retried << "\n";
 }
 
+TEST_F(MsgflashdTest, ProviderErrorsAndAmbiguousClosesEndEveryJobSentWithZero429s) {
+    // 20 % of sends answered 502 PROVIDER_* (not processed) and 1 % accepted, then closed unanswered.
+    constexpr int per_account = 100;
+    write_config("[retry]\nbase = \"200ms\"\ncap = \"2s\"\n");
+    ASSERT_EQ(sim_.client()
+                  .post("/_sim/faults", R"({"provider_timeout":0.07,"provider_unavailable":0.07,)"
+                                        R"("provider_error":0.06,"ambiguous":0.01,"seed":5})")
+                  .status,
+              200u);
+    ingest(per_account);
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 90s)) << "sent " << counts().sent;
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    const auto c = counts();
+    EXPECT_EQ(c.failed + c.dead + c.held + c.ready + c.waiting + c.inflight, 0);
+
+    store::connection db_read(db(), store::connection::mode::read_only);
+    const std::int64_t flagged = db_read.query_int("SELECT count(*) FROM jobs WHERE ambiguous = 1");
+    const std::int64_t retried = db_read.query_int("SELECT count(*) FROM jobs WHERE attempts > 1");
+    std::int64_t duplicates = 0;
+    for (const std::string_view account : {"shop", "agency"}) {
+        const auto stats = account_stats(account);
+        EXPECT_EQ(stats.at("rateLimited").to_number<int>(), 0) << account;
+        EXPECT_LE(stats.at("maxWindow").to_number<int>(), 10) << account;
+        const auto d = stats.at("duplicates").to_number<std::int64_t>();
+        // Every job accepted once, and again only where an ambiguous close made the daemon send it again.
+        EXPECT_EQ(stats.at("acceptedSends").to_number<std::int64_t>() - d, per_account) << account;
+        duplicates += d;
+    }
+    EXPECT_LE(duplicates, flagged) << "a message was sent twice without the ambiguous flag on its job";
+    EXPECT_GE(retried, 2 * per_account / 10) << "the faults did not happen: the test tests nothing";
+    std::cout << "jobs retried: " << retried << ", flagged ambiguous: " << flagged
+              << ", duplicates the simulator saw: " << duplicates << "\n";
+}
+
 }  // namespace
 }  // namespace msgflash::test
