@@ -7,9 +7,13 @@
 #include <optional>
 #include <utility>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -31,6 +35,9 @@ namespace {
 
 constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;
+// How often the store's upkeep runs (hold ends, expiry, counter pruning): a hold's end or an expiresAt is
+// acted on at most this late.
+constexpr std::chrono::seconds upkeep_interval{5};
 
 spdlog::level::level_enum to_spdlog(log_level l) {
     switch (l) {
@@ -109,6 +116,44 @@ std::map<std::string, window_counts, std::less<>> number_counts_from(store::queu
                                      .day = static_cast<std::uint64_t>(usage->this_day)};
     }
     return counts;
+}
+
+// Store upkeep that no request needs, every upkeep_interval until `stop` is set (and `timer` cancelled):
+// holds whose time has come lift (a quota hold at the end of its billing period), jobs past their batch's
+// expiresAt expire even while nothing claims them (a held key, a disconnected number), counter windows no cap
+// reads any more go.
+asio::awaitable<void> upkeep(store::queue_store& store, asio::steady_timer& timer, const bool& stop,
+                             spdlog::logger& log) {
+    while (!stop) {
+        timer.expires_after(upkeep_interval);
+        const auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec || stop) {
+            co_return;
+        }
+        const timestamp now = wall_now();
+        // Each await is its own statement, its operation a named local (GCC 12 and temporaries in co_await).
+        store::release_due_holds release(now);
+        auto release_op = store.async_submit(std::move(release), asio::use_awaitable);
+        auto released = co_await std::move(release_op);
+        if (released && *released > 0) {
+            log.info("{} hold(s) reached their end and lifted", *released);
+        }
+        store::expire_due expire(now);
+        auto expire_op = store.async_submit(std::move(expire), asio::use_awaitable);
+        auto expired = co_await std::move(expire_op);
+        if (expired && *expired > 0) {
+            log.info("{} job(s) passed their batch's expiresAt unsent: expired", *expired);
+        }
+        store::prune_counters prune{.now = now};
+        auto prune_op = store.async_submit(std::move(prune), asio::use_awaitable);
+        auto pruned = co_await std::move(prune_op);
+        if (!released || !expired || !pruned) {
+            log.error("store upkeep failed: {}", (!released  ? released.error()
+                                                  : !expired ? expired.error()
+                                                             : pruned.error())
+                                                     .message());
+        }
+    }
 }
 
 }  // namespace
@@ -200,6 +245,10 @@ int app::run() {
     };
     arm();
 
+    asio::steady_timer upkeep_timer(io);
+    bool upkeep_stop = false;
+    asio::co_spawn(io, upkeep(*store, upkeep_timer, upkeep_stop, *log_), asio::detached);
+
     bool failed = false;
     asio::co_spawn(io, dispatcher.run(), [&](std::exception_ptr e) {
         if (e) {
@@ -211,6 +260,8 @@ int app::run() {
             }
         }
         signals.cancel();
+        upkeep_stop = true;
+        upkeep_timer.cancel();
         client->shutdown();
     });
     watcher->start();

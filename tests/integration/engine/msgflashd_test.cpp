@@ -161,7 +161,7 @@ key_file = "{}"
     }
 
     // Queues `n` jobs per account through the store's ingest session (what the spool ingester does).
-    void ingest(int n) {
+    void ingest(int n, std::optional<timestamp> expires_at = std::nullopt) {
         store::store_options o;
         o.path = db();
         o.now = wall_now();
@@ -179,6 +179,7 @@ key_file = "{}"
             b.account = std::string(account);
             b.instance_ids = {std::string(number)};
             b.message_json = R"({"type":"text","body":"Hi {{name}}"})";
+            b.expires_at = expires_at;
             const std::size_t bi = s->begin_batch(b);
             for (int i = 0; i < n; ++i) {
                 job_spec j;
@@ -456,6 +457,35 @@ TEST_F(MsgflashdTest, ProviderErrorsAndAmbiguousClosesEndEveryJobSentWithZero429
     EXPECT_GE(retried, 2 * per_account / 10) << "the faults did not happen: the test tests nothing";
     std::cout << "jobs retried: " << retried << ", flagged ambiguous: " << flagged
               << ", duplicates the simulator saw: " << duplicates << "\n";
+}
+
+TEST_F(MsgflashdTest, JobsOfAHeldKeyExpireAtTheirBatchsExpiresAt) {
+    // A revoked key is held after its first 401: nothing claims its jobs any more, yet past the batch's
+    // expiresAt they must end `expired` (the store's upkeep), not sit held for ever.
+    ASSERT_EQ(sim_.client().post("/_sim/accounts/shop", R"({"revoked":true})").status, 200u);
+    ASSERT_EQ(sim_.client().post("/_sim/accounts/agency", R"({"revoked":true})").status, 200u);
+    constexpr int per_account = 20;
+    const timestamp expires = wall_now() + 4s;
+    ingest(per_account, expires);
+    start_daemon();
+    const auto in = [&](std::string_view state) {
+        store::connection db_read(db(), store::connection::mode::read_only);
+        store::statement st(db_read.get(), "SELECT count(*) FROM jobs WHERE state = ?1");
+        st.bind(1, state);
+        st.step();
+        return st.int64(0);
+    };
+    ASSERT_TRUE(wait_for([&] { return in("held") > 0; }, 20s)) << "the revoked keys were not held";
+    EXPECT_LT(wall_now(), expires) << "too slow to see the jobs held before they expire";
+    ASSERT_TRUE(wait_for([&] { return in("expired") == 2 * per_account; }, 30s))
+        << in("expired") << " expired, " << in("held") << " held";
+    EXPECT_GE(wall_now(), expires);
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    for (const std::string_view account : {"shop", "agency"}) {
+        EXPECT_EQ(account_stats(account).at("acceptedSends").to_number<int>(), 0) << account;
+    }
 }
 
 }  // namespace
