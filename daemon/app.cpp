@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -167,8 +168,8 @@ std::shared_ptr<spdlog::logger> make_stderr_logger(log_level level) {
     return log;
 }
 
-app::app(config cfg, std::map<std::string, api_key, std::less<>> keys, std::shared_ptr<spdlog::logger> log)
-    : config_(std::move(cfg)), keys_(std::move(keys)), log_(std::move(log)) {}
+app::app(config cfg, key_map keys, config_loader reload, std::shared_ptr<spdlog::logger> log)
+    : config_(std::move(cfg)), keys_(std::move(keys)), reload_(std::move(reload)), log_(std::move(log)) {}
 
 int app::run() {
     log_->info("msgflashd {} starting; queue {}", version, config_.queue.path.string());
@@ -226,7 +227,55 @@ int app::run() {
     options.number_counts = number_counts_from(*store, config_, *log_);
     engine::dispatch_engine dispatcher(std::move(options), queue, sender, time);
 
-    // SIGHUP is caught so that it does not kill the daemon; reloading lands with the admin work.
+    // SIGHUP: the configuration and keys again. A refused one changes nothing; a good one replaces the keys
+    // and lifts every key hold (the operator's word that a key or subscription was fixed: a key still
+    // refused is held again at its first answer). Other settings take effect at the next start.
+    const auto reload = [&]() -> asio::awaitable<void> {
+        std::optional<loaded_config> fresh = reload_ ? reload_() : std::nullopt;
+        if (!fresh) {
+            log_->error("SIGHUP: the configuration or a key was refused; the running configuration stays");
+            co_return;
+        }
+        std::vector<std::string> names;
+        for (const account_config& a : fresh->cfg.accounts) {
+            names.push_back(a.name);
+        }
+        if (names != [&] {
+                std::vector<std::string> running;
+                for (const account_config& a : config_.accounts) {
+                    running.push_back(a.name);
+                }
+                return running;
+            }()) {
+            log_->error("SIGHUP: accounts were added or removed; that needs a restart. Nothing reloaded");
+            co_return;
+        }
+        config next = fresh->cfg;
+        for (std::size_t i = 0; i < next.accounts.size(); ++i) {
+            next.accounts[i].key_file =
+                config_.accounts[i].key_file;  // where a key comes from is not a setting
+            next.accounts[i].key_env = config_.accounts[i].key_env;
+        }
+        if (!(next == config_)) {
+            log_->warn("SIGHUP: settings other than the keys changed; they take effect at the next start");
+        }
+        sender.replace_keys(std::move(fresh->keys));
+        log_->info("SIGHUP: keys reloaded for {} account(s)", names.size());
+        for (const std::string& name : names) {
+            store::release_hold lift(hold_scope::key, name, wall_now());
+            auto op = store->async_submit(std::move(lift), asio::use_awaitable);
+            auto lifted = co_await std::move(op);
+            if (!lifted) {
+                log_->error("SIGHUP: account {}: hold not lifted: {}", name, lifted.error().message());
+                continue;
+            }
+            if (lifted->was_held) {
+                log_->info("SIGHUP: account {}: key hold lifted, {} job(s) back in line", name,
+                           lifted->jobs_resumed);
+            }
+            dispatcher.resume_account(name);
+        }
+    };
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     std::function<void()> arm = [&] {
         signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -234,7 +283,7 @@ int app::run() {
                 return;
             }
             if (sig == SIGHUP) {
-                log_->warn("SIGHUP: configuration reload is not implemented yet; ignored");
+                asio::co_spawn(io, reload(), asio::detached);
             } else {
                 log_->info("{}: stopping (grace {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                            config_.shutdown_grace.count());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/api_keys.hpp"
@@ -20,16 +21,28 @@ namespace msgflash::daemon {
 // spdlog to stderr at the configured level (journald adds its own timestamps and priority).
 std::shared_ptr<spdlog::logger> make_stderr_logger(log_level level);
 
+using key_map = std::map<std::string, api_key, std::less<>>;
+
+// What SIGHUP reloads: the configuration and every account's key, or nullopt when either is refused (the
+// loader has said why).
+struct loaded_config {
+    config cfg;
+    key_map keys;
+};
+using config_loader = std::function<std::optional<loaded_config>()>;
+
 class app {
   public:
-    app(config cfg, std::map<std::string, api_key, std::less<>> keys, std::shared_ptr<spdlog::logger> log);
+    // `reload` is called on SIGHUP.
+    app(config cfg, key_map keys, config_loader reload, std::shared_ptr<spdlog::logger> log);
 
     // Runs in the foreground until SIGTERM or SIGINT; 0 after a clean shutdown, 1 when it cannot start.
     int run();
 
   private:
     config config_;
-    std::map<std::string, api_key, std::less<>> keys_;
+    key_map keys_;
+    config_loader reload_;
     std::shared_ptr<spdlog::logger> log_;
 };
 

@@ -62,7 +62,15 @@ int serve(const std::string& path) {
         return exit_failure;
     }
     auto log = msgflash::daemon::make_stderr_logger(l.cfg->log.level);
-    msgflash::daemon::app app(std::move(*l.cfg), std::move(l.keys.keys), std::move(log));
+    // SIGHUP reads the same file and keys again; what it refuses is printed as at the start.
+    msgflash::daemon::config_loader reload = [path]() -> std::optional<msgflash::daemon::loaded_config> {
+        loaded again = load(path);
+        if (!again.cfg || !again.keys.ok()) {
+            return std::nullopt;
+        }
+        return msgflash::daemon::loaded_config{std::move(*again.cfg), std::move(again.keys.keys)};
+    };
+    msgflash::daemon::app app(std::move(*l.cfg), std::move(l.keys.keys), std::move(reload), std::move(log));
     return app.run();
 }
 

@@ -167,6 +167,18 @@ void dispatch_engine::mark(std::size_t li) {
     time_.wake();
 }
 
+void dispatch_engine::resume_account(std::string_view account) {
+    for (std::size_t li = 0; li < lanes_.size(); ++li) {
+        lane& l = *lanes_[li];
+        if (l.account == account && l.held) {
+            l.held = false;
+            l.claim_after = time_.steady_now();
+            log_->info("engine: account {}: dispatching again", l.account);
+            mark(li);
+        }
+    }
+}
+
 void dispatch_engine::stop() {
     stop_requested_ = true;
     time_.wake();

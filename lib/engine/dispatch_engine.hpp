@@ -109,6 +109,8 @@ class dispatch_engine {
     // Stop claiming and sending; in-flight requests get shutdown_grace to answer, then are cancelled and
     // recorded (an unanswered written request is ambiguous). Call on the engine's thread.
     void stop();
+    // The account's key hold was lifted (a reload): claim again now. Call on the engine's thread.
+    void resume_account(std::string_view account);
 
     const engine_stats& stats() const noexcept { return stats_; }
     // The account's current pace (requests/second), for logs and tests.

@@ -39,6 +39,8 @@ class client_send_port final : public send_port {
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
                                                                                   std::string id) override;
     void cancel_all() override { client_.cancel_all(); }
+    // SIGHUP: the requests that follow use these (those in flight keep the key they left with).
+    void replace_keys(std::map<std::string, api_key, std::less<>> keys) { keys_ = std::move(keys); }
 
   private:
     // The account's key, or nullptr (a wiring error: the daemon refuses to start without every key).

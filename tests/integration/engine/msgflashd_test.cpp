@@ -488,5 +488,49 @@ TEST_F(MsgflashdTest, JobsOfAHeldKeyExpireAtTheirBatchsExpiresAt) {
     }
 }
 
+TEST_F(MsgflashdTest, ARevokedKeyIsHeldWithoutAttemptsAndSighupResumesIt) {
+    constexpr int per_account = 30;
+    ASSERT_EQ(sim_.client().post("/_sim/accounts/shop", R"({"revoked":true})").status, 200u);
+    ingest(per_account);
+    start_daemon();
+    const auto stat = [&](std::string_view account, std::string_view name) {
+        return account_stats(account).at(name).to_number<int>();
+    };
+    ASSERT_TRUE(wait_for([&] { return stat("agency", "acceptedSends") == per_account; }, 30s))
+        << "the other account's key did not go on";
+    const int refused = stat("shop", "unauthorized");
+    EXPECT_GE(refused, 1);
+    EXPECT_LE(refused, 3) << "the key was not held at its first 401s";
+    EXPECT_EQ(stat("shop", "acceptedSends"), 0);
+    std::this_thread::sleep_for(2s);  // a held key sends nothing: twenty sends' worth of time
+    EXPECT_EQ(stat("shop", "unauthorized"), refused) << "a held key kept sending";
+
+    const auto logged = [&](std::string_view what) {
+        std::ifstream log(dir_ / "msgflashd.log");
+        std::stringstream text;
+        text << log.rdbuf();
+        return text.str().find(what) != std::string::npos;
+    };
+    // A broken configuration on SIGHUP is refused and the daemon goes on with the running one.
+    std::ofstream(dir_ / "msgflashd.toml", std::ios::app) << "[api\n";
+    ASSERT_EQ(::kill(pid_, SIGHUP), 0);
+    ASSERT_TRUE(wait_for([&] { return logged("the running configuration stays"); }, 10s));
+    EXPECT_EQ(::waitpid(pid_, nullptr, WNOHANG), 0) << "msgflashd exited on a bad reload";
+
+    // The operator fixes the key and the file, and reloads.
+    write_config();
+    ASSERT_EQ(sim_.client().post("/_sim/accounts/shop", R"({"revoked":false})").status, 200u);
+    ASSERT_EQ(::kill(pid_, SIGHUP), 0);
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 30s)) << "sent " << counts().sent;
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    EXPECT_EQ(stat("shop", "acceptedSends"), per_account);
+    store::connection db_read(db(), store::connection::mode::read_only);
+    EXPECT_EQ(db_read.query_int("SELECT count(*) FROM jobs WHERE attempts > 1"), 0)
+        << "the 401s used attempts";
+    EXPECT_TRUE(logged("SIGHUP: account shop: key hold lifted"));
+}
+
 }  // namespace
 }  // namespace msgflash::test
