@@ -98,6 +98,14 @@ engine::engine_options engine_options_from(const config& c, std::shared_ptr<spdl
     return o;
 }
 
+std::vector<std::string> account_names(const config& c) {
+    std::vector<std::string> names;
+    for (const account_config& a : c.accounts) {
+        names.push_back(a.name);
+    }
+    return names;
+}
+
 // What each number with caps of its own already sent in the current UTC minute, hour and day, from the
 // store's counters: a restart must not hand a number a fresh day's budget.
 std::map<std::string, window_counts, std::less<>> number_counts_from(store::queue_store& store,
@@ -236,17 +244,8 @@ int app::run() {
             log_->error("SIGHUP: the configuration or a key was refused; the running configuration stays");
             co_return;
         }
-        std::vector<std::string> names;
-        for (const account_config& a : fresh->cfg.accounts) {
-            names.push_back(a.name);
-        }
-        if (names != [&] {
-                std::vector<std::string> running;
-                for (const account_config& a : config_.accounts) {
-                    running.push_back(a.name);
-                }
-                return running;
-            }()) {
+        const std::vector<std::string> names = account_names(fresh->cfg);
+        if (names != account_names(config_)) {
             log_->error("SIGHUP: accounts were added or removed; that needs a restart. Nothing reloaded");
             co_return;
         }

@@ -256,7 +256,7 @@ class ApiTest : public ::testing::Test {
         // Only the stats request's own: the server has closed the client's. (Eventually: the server may not
         // have seen the close of an earlier stats request's connection yet.)
         EXPECT_TRUE(eventually([&] { return stat(sim_stats(*sim_), "openConnections") == 1; }));
-        EXPECT_EQ(client_stats().idle, 1u);                        // the client does not know yet
+        EXPECT_EQ(client_stats().idle, 1u);  // the client does not know yet
         auto sent = run(client_->send_message(shop_key(), text_to(std::move(to))));
         EXPECT_TRUE(sent.ok()) << sent.failure().detail;
         EXPECT_FALSE(sent.exchange().reused_connection);
