@@ -148,4 +148,26 @@ std::string_view to_string(breaker_state s) noexcept {
     return "?";
 }
 
+batch_probation::verdict batch_probation::on_sent() {
+    if (verdict_ == verdict::undecided) {
+        verdict_ = verdict::passed;
+    }
+    return verdict_;
+}
+
+batch_probation::verdict batch_probation::on_failed(std::string_view code) {
+    if (verdict_ != verdict::undecided) {
+        return verdict_;
+    }
+    if (failures_ > 0 && code != code_) {
+        verdict_ = verdict::passed;  // failures that differ are the recipients', not the batch's
+        return verdict_;
+    }
+    code_ = std::string(code);
+    if (++failures_ >= first_) {
+        verdict_ = verdict::tripped;
+    }
+    return verdict_;
+}
+
 }  // namespace msgflash

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <string_view>
 
 #include "core/job.hpp"
@@ -118,5 +119,36 @@ class number_breaker {
 };
 
 std::string_view to_string(breaker_state s) noexcept;
+
+// ---- batch breaker ---------------------------------------------------------------------------------------
+
+// SPEC §5: when the first answers of a batch (default 20) are all permanent failures with the same code — a
+// broken template, a plan without the feature — the batch is held with that code rather than failing every
+// one of its jobs. One success, or a second code, and the batch has passed.
+class batch_probation {
+  public:
+    enum class verdict { undecided, passed, tripped };
+
+    // `first` = 0: never trips.
+    explicit batch_probation(std::uint32_t first = 20) : first_(first) {
+        if (first_ == 0) {
+            verdict_ = verdict::passed;
+        }
+    }
+
+    // Feeds an answer that ended one of the batch's jobs: sent, or failed permanently with `code` (transient
+    // answers are not fed). Returns the verdict after it; `tripped` comes once, on the answer that trips it.
+    verdict on_sent();
+    verdict on_failed(std::string_view code);
+
+    verdict current() const noexcept { return verdict_; }
+    const std::string& code() const noexcept { return code_; }  // the common code, once failures began
+
+  private:
+    std::uint32_t first_;
+    std::uint32_t failures_ = 0;
+    std::string code_{};
+    verdict verdict_ = verdict::undecided;
+};
 
 }  // namespace msgflash

@@ -54,6 +54,10 @@ health_signals signals_of(const api::instance_health& h, timestamp now) {
     }
     return s;
 }
+// Holds the engine places on a batch (holds.cause): its first answers all failed with one code, or its
+// template's preview was refused.
+constexpr std::string_view batch_breaker_cause = "batch-failures";
+constexpr std::string_view preview_refused_cause = "template-preview";
 // The code recorded for a job whose batch names no WhatsApp number to send from.
 constexpr std::string_view no_instance_code = "NO_INSTANCE";
 
@@ -74,15 +78,22 @@ send_answer local_failure(std::string_view code) {
 }  // namespace
 
 struct dispatch_engine::batch_entry {
+    std::string id;  // the idempotency id: a batch hold's subject
     std::string message_json;
     std::vector<std::string> instance_ids;
     std::optional<window_schedule> window;
+    bool is_template = false;
+    // What the engine learnt of the batch while sending it.
+    batch_probation probation;
+    enum class preview_state { none, due, running } preview = preview_state::none;
+    bool held = false;  // the engine held it: nothing more of it leaves
 };
 
 struct dispatch_engine::pending_job {
     store::claimed_job job;
-    std::shared_ptr<const batch_entry> batch;
+    std::shared_ptr<batch_entry> batch;
     std::string instance_id;
+    timestamp sent_at{};  // when it left (its number's breaker matches answers to openings by it)
 };
 
 struct dispatch_engine::lane {
@@ -294,14 +305,10 @@ void dispatch_engine::begin_stop(timestamp now, pace_time pnow) {
 }
 
 void dispatch_engine::give_back(std::deque<pending_job>& jobs, timestamp now,
-                                const std::string& only_instance) {
+                                const std::function<bool(const pending_job&)>& which) {
     std::deque<pending_job> kept;
     for (pending_job& p : jobs) {
-        // A job not pinned to a number would leave through its batch's number when that is its only one.
-        const bool through =
-            p.instance_id == only_instance || (p.instance_id.empty() && p.batch->instance_ids.size() == 1 &&
-                                               p.batch->instance_ids.front() == only_instance);
-        if (!only_instance.empty() && !through) {
+        if (which && !which(p)) {
             kept.push_back(std::move(p));
             continue;
         }
@@ -345,6 +352,10 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
         number_choice choice{{}, timestamp::max()};
         timestamp earliest = timestamp::max();
         for (auto it = l.window.begin(); it != l.window.end(); ++it) {
+            const batch_entry& b = *it->batch;
+            if (b.held || b.preview == batch_entry::preview_state::running) {
+                continue;  // given back by hold_batch, or waiting for the preview's answer (which marks us)
+            }
             number_choice c = choose_number(*it, now);
             if (c.at <= now) {
                 chosen = it;
@@ -354,19 +365,35 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
             earliest = std::min(earliest, c.at);
         }
         if (chosen == l.window.end()) {
-            return pnow + (earliest - now);
-        }
-        pending_job p = std::move(*chosen);
-        l.window.erase(chosen);
-        p.instance_id = std::move(choice.number);
-        if (!p.instance_id.empty()) {
-            note_number_send(p.instance_id, p.job.to, now);
+            return earliest == timestamp::max() ? pnow + options_.number_wait_in_window
+                                                : pnow + (earliest - now);
         }
         l.pacer.on_sent(pnow, request_class::send);
         l.last_sent = pnow;
         ++l.inflight;
         ++inflight_;
         ++stats_.requests;
+        if (chosen->batch->preview == batch_entry::preview_state::due) {
+            // The batch's first send: its template is previewed with this job's variables instead; the job
+            // stays in line.
+            built_request built = build_send_request(chosen->batch->message_json, chosen->job.payload_json,
+                                                     choice.number, chosen->job.to);
+            if (auto* first = std::get_if<api::send_request>(&built)) {
+                chosen->batch->preview = batch_entry::preview_state::running;
+                ++stats_.previews;
+                spawn(preview(li, chosen->batch, std::move(*first)));
+                continue;
+            }
+            chosen->batch->preview = batch_entry::preview_state::none;  // send_one records why it cannot go
+        }
+        pending_job p = std::move(*chosen);
+        l.window.erase(chosen);
+        p.instance_id = std::move(choice.number);
+        if (!p.instance_id.empty()) {
+            note_number_send(p.instance_id, p.job.to, now);
+            number(p.instance_id).breaker.on_sent(now);
+            p.sent_at = now;
+        }
         spawn(send_one(li, std::move(p)));
     }
     return std::nullopt;
@@ -409,11 +436,12 @@ timestamp dispatch_engine::number_gate(const std::string& number, const std::str
         if (n.held || !n.connected) {
             return timestamp::max();
         }
+        const timestamp breaker = n.breaker.next_allowed(now);
         const send_gate g = next_send_time(n.model.caps(n.caps, now), n.counts, n.reported, n.last_send, now);
         if (g.paused()) {
             return timestamp::max();
         }
-        at = *g.at;
+        at = std::max(*g.at, breaker);
     }
     return std::max(at, recipient_gap_.next_allowed(number, to, now));
 }
@@ -423,6 +451,7 @@ dispatch_engine::number_state& dispatch_engine::number(const std::string& id) {
     if (it == numbers_.end()) {
         number_state n;
         n.model = number_caps(options_.hysteresis);
+        n.breaker = number_breaker(options_.number_breaker);
         it = numbers_.emplace(id, std::move(n)).first;
     }
     return it->second;
@@ -551,7 +580,7 @@ void dispatch_engine::note_number_send(const std::string& number, const std::str
     recipient_gap_.on_sent(number, to, now);
 }
 
-asio::awaitable<std::shared_ptr<const dispatch_engine::batch_entry>> dispatch_engine::batch_for(
+asio::awaitable<std::shared_ptr<dispatch_engine::batch_entry>> dispatch_engine::batch_for(
     std::int64_t rowid) {
     if (auto it = batches_.find(rowid); it != batches_.end()) {
         co_return it->second;
@@ -563,6 +592,10 @@ asio::awaitable<std::shared_ptr<const dispatch_engine::batch_entry>> dispatch_en
         co_return nullptr;
     }
     auto entry = std::make_shared<batch_entry>();
+    entry->id = std::move(info->id);
+    entry->is_template = is_template_message(info->message_json);
+    entry->preview = entry->is_template ? batch_entry::preview_state::due : batch_entry::preview_state::none;
+    entry->probation = batch_probation(options_.batch_breaker_first);
     entry->message_json = std::move(info->message_json);
     entry->instance_ids = std::move(info->instance_ids);
     if (info->window) {
@@ -613,10 +646,10 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
     stats_.claimed += r->jobs.size();
     for (store::claimed_job& j : r->jobs) {
         auto bop = batch_for(j.batch_id);
-        std::shared_ptr<const batch_entry> b = co_await std::move(bop);
+        std::shared_ptr<batch_entry> b = co_await std::move(bop);
         const timestamp t = time_.now();
         const bool closed = b && b->window && !b->window->is_open(t);
-        if (stopping_ || !b || closed || l.held) {
+        if (stopping_ || !b || closed || l.held || b->held) {
             // Not sent now: back in line, no attempt. An unreadable batch is retried after a pause.
             const std::optional<timestamp> at = closed ? std::optional(b->window->next_open(t))
                                                 : !b   ? std::optional(t + options_.held_claim_interval)
@@ -689,6 +722,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
                      .started = started,
                      .finished = finished};
     job_decision d = decide(ctx, answer, options_.retry, draw());
+    feed_breakers(li, p, answer, d, finished);
     if (d.rate_limited) {
         std::optional<pace_duration> pause;
         if (answer.retry_after) {
@@ -713,11 +747,128 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
     if (d.hold_number) {
         log_->error("engine: number {} held ({})", p.instance_id, answer.api_code);
         numbers_[p.instance_id].held = true;  // batches spread over several numbers use the others
-        give_back(l.window, finished, p.instance_id);
+        // A job not pinned to a number would leave through its batch's number when that is its only one.
+        give_back(l.window, finished, [&](const pending_job& j) {
+            return j.instance_id == p.instance_id ||
+                   (j.instance_id.empty() && j.batch->instance_ids.size() == 1 &&
+                    j.batch->instance_ids.front() == p.instance_id);
+        });
     }
     mark(li);
     auto op = apply(std::move(d));
     co_await std::move(op);
+}
+
+void dispatch_engine::feed_breakers(std::size_t li, const pending_job& p, const send_answer& a,
+                                    job_decision& d, timestamp now) {
+    if (!p.instance_id.empty() && !a.cancelled_unsent) {
+        number_state& n = number(p.instance_id);
+        const provider_signal signal = a.v.provider_failure      ? provider_signal::failure
+                                       : a.v.act == action::sent ? provider_signal::success
+                                                                 : provider_signal::neutral;
+        const breaker_state before = n.breaker.state(now);
+        n.breaker.on_answer(p.sent_at, now, signal);
+        const breaker_state after = n.breaker.state(now);
+        if (after == breaker_state::open && before != breaker_state::open) {
+            ++stats_.breaker_opened;
+            log_->warn(
+                "engine: number {}: {} {}: paused for {} s, then one probe", p.instance_id, a.api_code,
+                before == breaker_state::half_open ? "on its probe" : "again and again",
+                std::chrono::duration_cast<std::chrono::seconds>(n.breaker.open_until() - now).count());
+        } else if (after == breaker_state::closed && before == breaker_state::half_open) {
+            log_->info("engine: number {}: its probe went through, sending again", p.instance_id);
+        }
+    }
+    batch_entry& b = *p.batch;
+    if (a.v.act == action::sent) {
+        b.probation.on_sent();
+        return;
+    }
+    if (a.v.act != action::fail) {
+        return;
+    }
+    if (b.held && b.probation.current() == batch_probation::verdict::tripped &&
+        a.api_code == b.probation.code()) {
+        // Answered after the breaker tripped: held with the batch, not failed.
+        auto& r = std::get<store::job_result>(d.change);
+        r.new_state = job_state::held;
+        r.hold = store::hold_target{.scope = hold_scope::batch,
+                                    .subject = b.id,
+                                    .cause = std::string(batch_breaker_cause),
+                                    .reason_code = a.api_code,
+                                    .until = std::nullopt};
+        return;
+    }
+    if (b.probation.on_failed(a.api_code) == batch_probation::verdict::tripped) {
+        log_->error("engine: batch {}: its first {} answers all failed with {}: the batch is held", b.id,
+                    options_.batch_breaker_first, a.api_code);
+        spawn(hold_batch(li, p.batch, std::string(batch_breaker_cause), a.api_code));
+    }
+}
+
+asio::awaitable<void> dispatch_engine::preview(std::size_t li, std::shared_ptr<batch_entry> b,
+                                               api::send_request first) {
+    lane& l = *lanes_[li];
+    const pace_time left = time_.steady_now();
+    api::template_preview_request request;
+    request.variables = std::move(first.content.variables);
+    if (!first.instance_id.empty()) {
+        request.instance_id = std::move(first.instance_id);
+    }
+    auto op = api_.preview_template(l.account, first.content.template_id.value_or(std::string{}),
+                                    std::move(request));
+    api::api_result<api::template_preview> r = co_await std::move(op);
+    --l.inflight;
+    --inflight_;
+    b->preview = batch_entry::preview_state::none;
+    mark(li);
+    if (r.ok()) {
+        log_->info("engine: batch {}: template {} previewed, sending", b->id,
+                   first.content.template_id.value_or(""));
+        co_return;
+    }
+    const verdict v = r.verdict();
+    const std::string code(r.api_code());
+    if (v.act == action::rate_limited) {
+        l.pacer.on_rate_limited(time_.steady_now(), left, r.failure().retry_after);
+        b->preview = batch_entry::preview_state::due;  // asked again in a later slot
+        co_return;
+    }
+    if (v.act == action::fail) {
+        log_->error("engine: batch {}: the preview of template {} was refused ({}): the batch is held", b->id,
+                    first.content.template_id.value_or(""), code);
+        auto hold = hold_batch(li, b, std::string(preview_refused_cause), code);
+        co_await std::move(hold);
+        co_return;
+    }
+    // Not an answer about the template (a timeout, a key problem): the batch goes on, and its first sends'
+    // answers decide (key holds, the batch breaker).
+    log_->warn("engine: batch {}: template preview not answered ({}); sending without it", b->id,
+               r.failure().detail);
+}
+
+asio::awaitable<void> dispatch_engine::hold_batch(std::size_t li, std::shared_ptr<batch_entry> b,
+                                                  std::string cause, std::string code) {
+    lane& l = *lanes_[li];
+    b->held = true;
+    ++stats_.batches_held;
+    const timestamp now = time_.now();
+    store::hold_request request{.target = {.scope = hold_scope::batch,
+                                           .subject = b->id,
+                                           .cause = std::move(cause),
+                                           .reason_code = std::move(code),
+                                           .until = std::nullopt},
+                                .now = now};
+    auto op = queue_.hold(std::move(request));
+    store::store_result<store::hold_info> placed = co_await std::move(op);
+    if (!placed) {
+        ++stats_.store_errors;
+        log_->error("engine: batch {}: hold not placed: {}", b->id, placed.error().message());
+    }
+    // Its claimed jobs go back; the store holds them with the batch (a job given back to a held batch is
+    // held).
+    give_back(l.window, time_.now(), [&](const pending_job& j) { return j.batch == b; });
+    mark(li);
 }
 
 asio::awaitable<void> dispatch_engine::apply(job_decision d) {

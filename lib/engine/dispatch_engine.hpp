@@ -14,9 +14,11 @@
 // of the health document tighten the operator's caps, scaled by safetyState with asymmetric hysteresis
 // (core/number_caps.hpp). Every poll takes one of the key's slots from its pacer.
 //
-// What this slice does not do yet (issue 5): the per-number and per-batch breakers, template previews, and
-// lifting store holds of numbers and keys by themselves. retry.on_ambiguous = "hold" is recorded as a retry
-// with the ambiguous flag until record_result can hold a single job (see result_decision.cpp).
+// Breakers (core/backoff.hpp): consecutive 502 PROVIDER_* answers from one number pause it, then one probe
+// goes; the first answers of a batch all failing permanently with one code hold the batch with that code
+// (the jobs answered after that with the same code are held with it, not failed). A template batch is
+// previewed once (POST /templates/{id}/preview with its first job's variables) before its first send; a
+// preview refused permanently holds the batch before any message goes.
 #pragma once
 
 #include <chrono>
@@ -35,6 +37,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "core/backoff.hpp"
 #include "core/key_timeline.hpp"
 #include "core/number_caps.hpp"
 #include "core/pacer.hpp"
@@ -74,6 +77,9 @@ struct engine_options {
     std::chrono::milliseconds instance_poll_interval{60'000};  // pacing.instance_poll_interval
     std::chrono::milliseconds health_poll_interval{300'000};   // pacing.health_poll_interval
     hysteresis_options hysteresis{};
+    breaker_options number_breaker{};
+    // The batch breaker: this many first answers of a batch, all permanent failures with one code, hold it.
+    std::uint32_t batch_breaker_first = 20;
     // A job that no number of its batch may send within this long goes back to the queue until it may.
     std::chrono::milliseconds number_wait_in_window{2'000};
     std::uint64_t seed = 0;                 // full-jitter draws
@@ -94,7 +100,10 @@ struct engine_stats {
     std::uint64_t ambiguous = 0;
     std::uint64_t unclaimed = 0;
     std::uint64_t store_errors = 0;
-    std::uint64_t polls = 0;  // instance and health polls sent
+    std::uint64_t polls = 0;     // instance and health polls sent
+    std::uint64_t previews = 0;  // template previews sent
+    std::uint64_t breaker_opened = 0;
+    std::uint64_t batches_held = 0;  // by the batch breaker or a refused preview
 };
 
 class dispatch_engine {
@@ -132,12 +141,15 @@ class dispatch_engine {
         // An answer held the number (the store keeps the hold); until a restart this engine sends nothing
         // more through it.
         bool held = false;
+        number_breaker breaker{};
     };
 
     void mark(std::size_t lane);
     void service(std::size_t lane, pace_time pnow);
     void begin_stop(timestamp now, pace_time pnow);
-    void give_back(std::deque<pending_job>& jobs, timestamp now, const std::string& only_instance = {});
+    // Gives the claimed jobs `which` selects (all by default) back to the queue, ready, without an attempt.
+    void give_back(std::deque<pending_job>& jobs, timestamp now,
+                   const std::function<bool(const pending_job&)>& which = {});
     // The number `p` may leave through first (its own, or the least-loaded of its batch's) and when;
     // timestamp::max() when none may send until its caps change.
     struct number_choice {
@@ -160,8 +172,16 @@ class dispatch_engine {
     double draw();
 
     boost::asio::awaitable<void> claim(std::size_t lane, std::size_t max_jobs);
-    boost::asio::awaitable<std::shared_ptr<const batch_entry>> batch_for(std::int64_t rowid);
+    boost::asio::awaitable<std::shared_ptr<batch_entry>> batch_for(std::int64_t rowid);
     boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job);
+    boost::asio::awaitable<void> preview(std::size_t lane, std::shared_ptr<batch_entry> batch,
+                                         api::send_request first);
+    // Holds the batch in the store (cause, code) and gives its claimed jobs back.
+    boost::asio::awaitable<void> hold_batch(std::size_t lane, std::shared_ptr<batch_entry> batch,
+                                            std::string cause, std::string code);
+    // What the answer says to the number's breaker and the batch's; may turn `d` into a hold.
+    void feed_breakers(std::size_t lane, const pending_job& p, const send_answer& a, job_decision& d,
+                       timestamp now);
     boost::asio::awaitable<void> apply(job_decision d);
     boost::asio::awaitable<void> unclaim(store::unclaim_request r);
     // Runs `task` beside the scheduler; run() does not end before it has.
@@ -177,7 +197,7 @@ class dispatch_engine {
     std::vector<std::unique_ptr<lane>> lanes_;
     key_timeline timeline_;
     std::vector<std::size_t> dirty_;
-    std::unordered_map<std::int64_t, std::shared_ptr<const batch_entry>> batches_;
+    std::unordered_map<std::int64_t, std::shared_ptr<batch_entry>> batches_;
     std::unordered_map<std::string, number_state> numbers_;
     recipient_gap recipient_gap_;
     std::mt19937_64 rng_;

@@ -27,6 +27,9 @@ class queue_port {
     virtual boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) = 0;
     virtual boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) = 0;
     virtual boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) = 0;
+    // Places a hold; a batch's holds the batch and its pending jobs until it is released (msgflashctl
+    // resume).
+    virtual boost::asio::awaitable<store::store_result<store::hold_info>> hold(store::hold_request r) = 0;
 };
 
 class send_port {
@@ -41,6 +44,9 @@ class send_port {
         std::string account) = 0;
     virtual boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
                                                                                           std::string id) = 0;
+    // POST /templates/{id}/preview: a template batch is previewed once before its first send.
+    virtual boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
+        std::string account, std::string id, api::template_preview_request r) = 0;
     // Ends every request still running (written ones come back ambiguous, the others not_sent).
     virtual void cancel_all() = 0;
 };

@@ -29,6 +29,11 @@ asio::awaitable<store::store_result<store::batch_info>> store_queue_port::batch(
     co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
 }
 
+asio::awaitable<store::store_result<store::hold_info>> store_queue_port::hold(store::hold_request r) {
+    store::place_hold cmd{std::move(r)};
+    co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
+}
+
 namespace {
 
 // The engine only has lanes for configured accounts, and the daemon refuses to start without every
@@ -47,38 +52,41 @@ api::api_result<T> no_key(const std::string& account) {
 
 }  // namespace
 
-const api_key* client_send_port::key_of(const std::string& account) const {
+template <class T, class Call>
+asio::awaitable<api::api_result<T>> client_send_port::with_key(const std::string& account, Call call) {
     const auto key = keys_.find(account);
-    return key == keys_.end() ? nullptr : &key->second;
+    if (key == keys_.end()) {
+        co_return no_key<T>(account);
+    }
+    auto op = call(key->second);
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<api::api_result<api::message_ref>> client_send_port::send(std::string account,
                                                                           api::send_request r) {
-    const api_key* key = key_of(account);
-    if (key == nullptr) {
-        co_return no_key<api::message_ref>(account);
-    }
-    auto op = client_.send_message(*key, std::move(r));
+    auto op = with_key<api::message_ref>(
+        account, [&](const api_key& k) { return client_.send_message(k, std::move(r)); });
     co_return co_await std::move(op);
 }
 
 asio::awaitable<api::api_result<std::vector<api::instance>>> client_send_port::list_instances(
     std::string account) {
-    const api_key* key = key_of(account);
-    if (key == nullptr) {
-        co_return no_key<std::vector<api::instance>>(account);
-    }
-    auto op = client_.list_instances(*key);
+    auto op = with_key<std::vector<api::instance>>(
+        account, [&](const api_key& k) { return client_.list_instances(k); });
     co_return co_await std::move(op);
 }
 
 asio::awaitable<api::api_result<api::instance_health>> client_send_port::instance_health(std::string account,
                                                                                          std::string id) {
-    const api_key* key = key_of(account);
-    if (key == nullptr) {
-        co_return no_key<api::instance_health>(account);
-    }
-    auto op = client_.get_instance_health(*key, std::move(id));
+    auto op = with_key<api::instance_health>(
+        account, [&](const api_key& k) { return client_.get_instance_health(k, std::move(id)); });
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<api::api_result<api::template_preview>> client_send_port::preview_template(
+    std::string account, std::string id, api::template_preview_request r) {
+    auto op = with_key<api::template_preview>(
+        account, [&](const api_key& k) { return client_.preview_template(k, std::move(id), std::move(r)); });
     co_return co_await std::move(op);
 }
 

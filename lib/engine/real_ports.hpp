@@ -23,6 +23,7 @@ class store_queue_port final : public queue_port {
     boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) override;
     boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) override;
     boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) override;
+    boost::asio::awaitable<store::store_result<store::hold_info>> hold(store::hold_request r) override;
 
   private:
     store::queue_store& store_;
@@ -38,13 +39,17 @@ class client_send_port final : public send_port {
         std::string account) override;
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
                                                                                   std::string id) override;
+    boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
+        std::string account, std::string id, api::template_preview_request r) override;
     void cancel_all() override { client_.cancel_all(); }
     // SIGHUP: the requests that follow use these (those in flight keep the key they left with).
     void replace_keys(std::map<std::string, api_key, std::less<>> keys) { keys_ = std::move(keys); }
 
   private:
-    // The account's key, or nullptr (a wiring error: the daemon refuses to start without every key).
-    const api_key* key_of(const std::string& account) const;
+    // Runs `call(key)` with the account's key; without one (a wiring error: the daemon refuses to start
+    // without every key) the request is answered as one that never left.
+    template <class T, class Call>
+    boost::asio::awaitable<api::api_result<T>> with_key(const std::string& account, Call call);
 
     api::api_client& client_;
     std::map<std::string, api_key, std::less<>> keys_;

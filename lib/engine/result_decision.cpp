@@ -66,9 +66,11 @@ void retry_or_die(const send_context& ctx, const send_answer& a, const retry_rul
         r.last_code = a.api_code.empty() ? std::string(retries_exhausted_code) : a.api_code;
         return;
     }
-    // retry.on_ambiguous = "hold" needs a hold on the job alone, which record_result cannot take yet (a
-    // held result needs a key/number/batch hold): the job is retried with its ambiguous flag, which the
-    // reports carry. See dispatch_engine.hpp.
+    if (a.v.ambiguous && rules.on_ambiguous == ambiguous_policy::hold) {
+        // The message may have gone: the job waits, alone, for the operator (`msgflashctl retry`).
+        r.new_state = job_state::held;
+        return;
+    }
     r.new_state = job_state::waiting;
     r.next_attempt_at = next.at;
 }

@@ -48,6 +48,12 @@ void fill_direct(const json::object& src, api::message_content& c) {
 
 }  // namespace
 
+bool is_template_message(std::string_view message_json) {
+    std::string error;
+    const auto message = parse_or_null(message_json, "the batch message", error);
+    return message && message->is_object() && string_field(message->get_object(), "templateId").has_value();
+}
+
 built_request build_send_request(std::string_view message_json, std::string_view payload_json,
                                  std::string instance_id, std::string to) {
     std::string error;

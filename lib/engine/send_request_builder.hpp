@@ -17,6 +17,9 @@ using built_request = std::variant<api::send_request, std::string>;
 built_request build_send_request(std::string_view message_json, std::string_view payload_json,
                                  std::string instance_id, std::string to);
 
+// Whether the batch's message is sent as a template (it names a templateId): such a batch is previewed once.
+bool is_template_message(std::string_view message_json);
+
 // The error code recorded for a job whose stored content cannot be turned into a request.
 inline constexpr std::string_view unbuildable_code = "BAD_STORED_CONTENT";
 

@@ -633,8 +633,9 @@ void validate_result(const job_result& r) {
     if (r.new_state == job_state::waiting && !r.next_attempt_at) {
         throw_store_error(store_errc::invalid_argument, "a waiting job needs next_attempt_at");
     }
-    if (r.new_state == job_state::held && !r.hold) {
-        throw_store_error(store_errc::invalid_argument, "a held job needs the hold it waits on");
+    if (r.new_state == job_state::held && !r.hold && !r.attempt.ambiguous) {
+        throw_store_error(store_errc::invalid_argument,
+                          "a held job needs the hold it waits on (only an ambiguous attempt holds a job alone)");
     }
 }
 
@@ -741,10 +742,12 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
         if (p.state == job_state::ready && next > now) {
             p.state = job_state::waiting;
         }
-        if (p.state == job_state::held) {
+        if (p.state == job_state::held && r.hold) {
             const hold_info h = ensure_hold(w, *r.hold, r.now);
             p.hold_id = h.id;
             p.hold_reason = h.reason_code.empty() ? h.cause : h.reason_code;
+        } else if (p.state == job_state::held) {
+            p.hold_reason = std::string(ambiguous_hold_reason);
         }
         p = place_in_batch(w, row.batch_id, std::move(p));
     }
@@ -974,7 +977,7 @@ recovery_report recover_inflight::operator()(write_context& w) const {
         if (policy.max_attempts > 0 && r.attempts >= policy.max_attempts) {
             p.state = job_state::dead;
         } else if (policy.on_ambiguous == ambiguous_action::hold) {
-            p = {job_state::held, std::nullopt, "ambiguous"};
+            p = {job_state::held, std::nullopt, std::string(ambiguous_hold_reason)};
         }
         if (!is_terminal(p.state)) {
             p = place_in_batch(w, r.batch_id, std::move(p));
@@ -1185,7 +1188,7 @@ chunk_step<std::uint64_t> retry_batch::operator()(write_context& w) {
     const std::int64_t t = to_millis(now_);
     for (const chunk_row& r : rows) {
         const bool dead = r.state == job_state::dead;
-        const bool ambiguous_hold = r.state == job_state::held && !r.hold_id && r.hold_reason == "ambiguous";
+        const bool ambiguous_hold = r.state == job_state::held && !r.hold_id && r.hold_reason == ambiguous_hold_reason;
         if (!dead && !ambiguous_hold) {
             continue;
         }

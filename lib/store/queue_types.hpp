@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/job.hpp"
@@ -21,6 +22,10 @@ namespace msgflash::store {
 
 // retry.on_ambiguous, as the store applies it to jobs found inflight at start (the daemon maps its config).
 enum class ambiguous_action { retry, hold };
+
+// The reason of a job held alone after an ambiguous attempt (retry.on_ambiguous = "hold"): no hold row, it
+// waits for `msgflashctl retry` (or reconciliation) rather than for a cause to clear.
+inline constexpr std::string_view ambiguous_hold_reason = "ambiguous";
 
 struct recovery_policy {
     ambiguous_action on_ambiguous = ambiguous_action::retry;
@@ -226,7 +231,9 @@ struct job_result {
     std::string last_code{};                     // empty: attempt.api_code
     std::string api_status{};                    // sent: the API's data.status
     std::string instance_id{};                   // the number used; empty: as claimed
-    std::optional<hold_target> hold{};           // held: which hold (required)
+    // held: which hold. Without one the job is held alone with ambiguous_hold_reason, which only an
+    // ambiguous attempt may ask for (retry.on_ambiguous = "hold").
+    std::optional<hold_target> hold{};
     bool count_send = false;                     // add one send to instance_id's minute/hour/day counters
     std::optional<timestamp> reconcile_at{};     // sent: first delivery check (default: attempt.finished_at)
     timestamp now{};

@@ -198,5 +198,31 @@ TEST(NumberBreaker, LateAnswersToRequestsSentBeforeAChangeAreIgnored) {
     EXPECT_EQ(b.consecutive_failures(), 0U);
 }
 
+// ---- batch breaker ------------------------------------------------------------------------------------
+
+TEST(BatchProbation, TheFirstAnswersAllFailingWithOneCodeTripItOnce) {
+    batch_probation b(3);
+    EXPECT_EQ(b.on_failed("TEMPLATE_NOT_FOUND"), batch_probation::verdict::undecided);
+    EXPECT_EQ(b.on_failed("TEMPLATE_NOT_FOUND"), batch_probation::verdict::undecided);
+    EXPECT_EQ(b.on_failed("TEMPLATE_NOT_FOUND"), batch_probation::verdict::tripped);
+    EXPECT_EQ(b.code(), "TEMPLATE_NOT_FOUND");
+    EXPECT_EQ(b.on_sent(), batch_probation::verdict::tripped) << "a verdict does not change";
+}
+
+TEST(BatchProbation, ASuccessOrASecondCodePassesIt) {
+    batch_probation sent(3);
+    EXPECT_EQ(sent.on_failed("INVALID_DESTINATION"), batch_probation::verdict::undecided);
+    EXPECT_EQ(sent.on_sent(), batch_probation::verdict::passed);
+    EXPECT_EQ(sent.on_failed("INVALID_DESTINATION"), batch_probation::verdict::passed);
+    EXPECT_EQ(sent.on_failed("INVALID_DESTINATION"), batch_probation::verdict::passed);
+
+    batch_probation mixed(3);
+    EXPECT_EQ(mixed.on_failed("INVALID_DESTINATION"), batch_probation::verdict::undecided);
+    EXPECT_EQ(mixed.on_failed("TEMPLATE_NOT_FOUND"), batch_probation::verdict::passed);
+
+    batch_probation off(0);
+    EXPECT_EQ(off.on_failed("TEMPLATE_NOT_FOUND"), batch_probation::verdict::passed);
+}
+
 }  // namespace
 }  // namespace msgflash

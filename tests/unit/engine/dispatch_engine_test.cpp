@@ -557,5 +557,97 @@ TEST_F(DispatchEngineTest, PollsStopOnceTheKeyHasNoWork) {
     finish();
 }
 
+TEST_F(DispatchEngineTest, ConsecutiveProviderErrorsPauseTheNumberThenOneProbeReopensIt) {
+    add_jobs(30);
+    for (int i = 0; i < 5; ++i) {
+        api.script[recipient(1000 + i)] = {fake_answer::error(502, "PROVIDER_UNAVAILABLE")};
+    }
+    api.fallback = fake_answer::success(1s);
+    auto o = options();
+    o.number_breaker.cooldown = 15s;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 30; }));
+    EXPECT_EQ(engine_->stats().breaker_opened, 1u);
+    // The five 502s opened it: nothing left through the number during the cool-down…
+    ASSERT_GE(api.requests.size(), 8u);
+    EXPECT_GE(api.requests[5].at - api.requests[4].at, 15s);
+    // …then one probe, alone until its answer (a second), after which the pace is back to 10/s.
+    EXPECT_GE(api.requests[6].at - api.requests[5].at, 1s);
+    EXPECT_LT(api.requests[7].at - api.requests[6].at, 200ms);
+    finish();
+    EXPECT_EQ(queue.count_state(job_state::failed) + queue.count_state(job_state::dead), 0u);
+}
+
+TEST_F(DispatchEngineTest, ABatchWhoseFirstAnswersAllFailWithOneCodeIsHeldNotFailedWhole) {
+    add_jobs(60, 1);
+    const auto others = add_jobs(10, 2);
+    api.fallback = fake_answer::error(400, "VALIDATION_ERROR");
+    api.fallback.latency = 300ms;
+    for (int i = 0; i < 10; ++i) {
+        api.script[recipient(2000 + i)] = {fake_answer::success(300ms)};
+    }
+    start();
+    ASSERT_TRUE(run_until([&] {
+        return queue.count_state(job_state::sent) == others.size() && queue.inflight() == 0 &&
+               queue.count_state(job_state::held) + queue.count_state(job_state::failed) == 60;
+    }));
+    ASSERT_EQ(queue.holds.size(), 1u);
+    const auto& h = queue.holds[0].target;
+    EXPECT_EQ(h.scope, hold_scope::batch);
+    EXPECT_EQ(h.subject, "batch-1");
+    EXPECT_EQ(h.cause, "batch-failures");
+    EXPECT_EQ(h.reason_code, "VALIDATION_ERROR");
+    // Exactly the first 20 answers failed; those in flight when it tripped are held with the batch.
+    EXPECT_EQ(queue.count_state(job_state::failed), 20u);
+    std::size_t sent_for_batch_1 = 0;
+    for (const auto& r : api.requests) {
+        sent_for_batch_1 += r.body.to.starts_with(recipient(1000).substr(0, 9)) ? 1 : 0;
+    }
+    EXPECT_LE(sent_for_batch_1, 25u) << "the batch kept sending after its breaker tripped";
+    for (const auto& r : queue.results) {
+        if (r.new_state == job_state::held) {
+            ASSERT_TRUE(r.hold);
+            EXPECT_EQ(r.hold->subject, "batch-1");
+        }
+    }
+    EXPECT_EQ(engine_->stats().batches_held, 1u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ATemplateBatchIsPreviewedOnceWithItsFirstVariablesBeforeItsFirstSend) {
+    queue.add_batch(3, R"({"templateId":"tpl_welcome"})", {std::string(number_a)});
+    for (int i = 0; i < 5; ++i) {
+        queue.add_job("shop", 3, recipient(3000 + i), R"({"name":"Ana"})");
+    }
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 5; }));
+    ASSERT_EQ(api.previews.size(), 1u);
+    EXPECT_EQ(api.previews[0].template_id, "tpl_welcome");
+    ASSERT_TRUE(api.previews[0].body.variables);
+    EXPECT_EQ(api.previews[0].body.variables->at("name").as_string(), "Ana");
+    EXPECT_EQ(api.previews[0].body.instance_id, std::string(number_a));
+    ASSERT_FALSE(api.requests.empty());
+    EXPECT_LT(api.previews[0].at, api.requests[0].at);
+    EXPECT_LE(max_per_second(), 10u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ARefusedPreviewHoldsTheTemplateBatchBeforeAnyMessageGoes) {
+    queue.add_batch(3, R"({"templateId":"tpl_missing"})", {std::string(number_a)});
+    for (int i = 0; i < 5; ++i) {
+        queue.add_job("shop", 3, recipient(3000 + i), R"({"name":"Ana"})");
+    }
+    api.preview_answer = fake_answer::error(404, "TEMPLATE_NOT_FOUND");
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::held) == 5; }));
+    EXPECT_TRUE(api.requests.empty()) << "a message of a batch whose template was refused went out";
+    ASSERT_EQ(queue.holds.size(), 1u);
+    EXPECT_EQ(queue.holds[0].target.subject, "batch-3");
+    EXPECT_EQ(queue.holds[0].target.cause, "template-preview");
+    EXPECT_EQ(queue.holds[0].target.reason_code, "TEMPLATE_NOT_FOUND");
+    finish();
+    EXPECT_EQ(api.previews.size(), 1u);
+}
+
 }  // namespace
 }  // namespace msgflash::engine::test

@@ -142,6 +142,11 @@ asio::awaitable<store::store_result<store::claim_result>> fake_queue::claim(stor
     while (!line.empty() && out.jobs.size() < r.max_jobs) {
         const std::int64_t id = line.front();
         line.pop_front();
+        if (batch_held(id)) {
+            state_[id] = job_state::held;
+            ++out.held;
+            continue;
+        }
         store::claimed_job j = jobs_[id];
         j.attempt = ++attempts_[id];
         inflight_[id] = j.attempt;
@@ -151,7 +156,15 @@ asio::awaitable<store::store_result<store::claim_result>> fake_queue::claim(stor
     co_return out;
 }
 
+bool fake_queue::batch_held(std::int64_t job) const {
+    const auto b = batches_.find(jobs_.at(job).batch_id);
+    return b != batches_.end() && held_batches_.contains(b->second.id);
+}
+
 void fake_queue::requeue(std::int64_t id, job_state s, std::optional<timestamp> at) {
+    if ((s == job_state::ready || s == job_state::waiting) && batch_held(id)) {
+        s = job_state::held;
+    }
     state_[id] = s;
     if (s == job_state::ready) {
         ready_[account_of_[id]].push_front(id);  // the front of the line: it keeps its fair_seq
@@ -199,6 +212,31 @@ asio::awaitable<store::store_result<store::batch_info>> fake_queue::batch(std::i
             boost::system::in_place_error, store::make_store_error(store::store_errc::not_found));
     }
     co_return it->second;
+}
+
+asio::awaitable<store::store_result<store::hold_info>> fake_queue::hold(store::hold_request r) {
+    holds.push_back(r);
+    if (r.target.scope == hold_scope::key) {
+        key_holds_[r.target.subject] = r.target;
+    } else if (r.target.scope == hold_scope::batch) {
+        held_batches_.insert(r.target.subject);
+        for (auto& [account, line] : ready_) {
+            std::erase_if(line, [&](std::int64_t id) {
+                if (!batch_held(id)) {
+                    return false;
+                }
+                state_[id] = job_state::held;
+                return true;
+            });
+        }
+    }
+    co_return store::hold_info{.id = static_cast<std::int64_t>(holds.size()),
+                               .scope = r.target.scope,
+                               .subject = r.target.subject,
+                               .cause = r.target.cause,
+                               .reason_code = r.target.reason_code,
+                               .since = r.now,
+                               .until = r.target.until};
 }
 
 const store::job_result* fake_queue::last_result(std::int64_t job) const {
@@ -289,6 +327,26 @@ asio::awaitable<api::api_result<api::instance_health>> fake_api::instance_health
         h = it->second;
     }
     co_return api::api_result<api::instance_health>(std::move(h), api::exchange_info{.http_status = 200});
+}
+
+asio::awaitable<api::api_result<api::template_preview>> fake_api::preview_template(
+    std::string account, std::string id, api::template_preview_request r) {
+    previews.push_back({std::move(account), id, std::move(r), clock_.steady_now()});
+    const fake_answer a = preview_answer;
+    if (a.latency > pace_duration::zero()) {
+        co_await clock_.delay(a.latency);
+    }
+    if (a.k == fake_answer::kind::error) {
+        api::api_failure f;
+        f.outcome = transport_outcome::answered;
+        f.http_status = a.status;
+        f.error = api::api_error{
+            .http_status = a.status, .code = a.code, .message = {}, .details = {}, .retry_after = {}};
+        co_return api::api_result<api::template_preview>(std::move(f),
+                                                         api::exchange_info{.http_status = a.status});
+    }
+    co_return api::api_result<api::template_preview>(
+        api::template_preview{.template_id = id, .rendered = "ok"}, api::exchange_info{.http_status = 200});
 }
 
 void fake_api::cancel_all() {

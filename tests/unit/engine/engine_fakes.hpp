@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,8 +66,12 @@ class fake_queue final : public queue_port {
     boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) override;
     boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) override;
     boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) override;
+    // Key and batch holds (a held batch's jobs are held, not claimed, until the test releases nothing: the
+    // engine never lifts a batch hold itself).
+    boost::asio::awaitable<store::store_result<store::hold_info>> hold(store::hold_request r) override;
 
     std::vector<store::claim_request> claims;
+    std::vector<store::hold_request> holds;
     std::vector<store::job_result> results;
     std::vector<store::unclaim_request> unclaims;
 
@@ -77,6 +82,7 @@ class fake_queue final : public queue_port {
 
   private:
     void requeue(std::int64_t job, job_state s, std::optional<timestamp> at);
+    bool batch_held(std::int64_t job) const;
 
     const virtual_clock& clock_;
     std::int64_t next_id_ = 1;
@@ -89,6 +95,7 @@ class fake_queue final : public queue_port {
     std::map<std::int64_t, job_state> state_;
     std::map<std::string, store::hold_target> key_holds_;
     std::map<std::int64_t, store::batch_info> batches_;
+    std::set<std::string> held_batches_;
 };
 
 // What the fake API answers: scripted per recipient (in order; then `fallback`), after `latency`.
@@ -116,6 +123,8 @@ class fake_api final : public send_port {
         std::string account) override;
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
                                                                                   std::string id) override;
+    boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
+        std::string account, std::string id, api::template_preview_request r) override;
     void cancel_all() override;
 
     struct request {
@@ -136,6 +145,15 @@ class fake_api final : public send_port {
         pace_time at;
     };
     std::vector<poll> polls;
+    // Template previews asked (template id, variables) and how they are answered (ok or error only).
+    struct preview_call {
+        std::string account;
+        std::string template_id;
+        api::template_preview_request body;
+        pace_time at;
+    };
+    std::vector<preview_call> previews;
+    fake_answer preview_answer = fake_answer::success();
     std::size_t cancel_calls = 0;
     std::size_t in_flight = 0;
     std::size_t max_in_flight = 0;

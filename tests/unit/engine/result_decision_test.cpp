@@ -67,6 +67,23 @@ TEST(ResultDecisionTest, RetryAtTheLastAttemptOrPastMaxAgeIsDead) {
     EXPECT_TRUE(result_of(too_old).attempt.ambiguous);
 }
 
+TEST(ResultDecisionTest, OnAmbiguousHoldHoldsTheJobAloneAndRetryRetriesIt) {
+    retry_rules rules;
+    rules.on_ambiguous = ambiguous_policy::hold;
+    const auto held = decide(context(1), answer(transport_outcome::ambiguous, 0, ""), rules, 0.5);
+    EXPECT_EQ(result_of(held).new_state, job_state::held);
+    EXPECT_FALSE(result_of(held).hold) << "held alone, on no key, number or batch hold";
+    EXPECT_TRUE(result_of(held).attempt.ambiguous);
+    EXPECT_FALSE(held.hold_key || held.hold_number);
+    // A plain 502 is not ambiguous: backed off, whatever on_ambiguous says.
+    const auto provider = decide(context(1), answer(transport_outcome::answered, 502, "PROVIDER_ERROR"), rules, 0.5);
+    EXPECT_EQ(result_of(provider).new_state, job_state::waiting);
+    rules.on_ambiguous = ambiguous_policy::retry;
+    const auto retried = decide(context(1), answer(transport_outcome::ambiguous, 0, ""), rules, 0.5);
+    EXPECT_EQ(result_of(retried).new_state, job_state::waiting);
+    EXPECT_TRUE(result_of(retried).attempt.ambiguous);
+}
+
 TEST(ResultDecisionTest, QuotaHoldsTheKeyUntilTheNextBillingPeriod) {
     const auto d = decide(
         context(1), answer(transport_outcome::answered, 429, "MONTHLY_API_REQUEST_QUOTA_EXCEEDED"), {}, 0.5);

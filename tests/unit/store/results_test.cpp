@@ -211,13 +211,43 @@ TEST_F(StoreResults, AnswerThatHoldsTheNumberHoldsTheJobWithoutAnAttempt) {
     }
 }
 
+TEST_F(StoreResults, AnAmbiguousAttemptMayHoldItsJobAloneUntilTheOperatorRetriesIt) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
+    auto c = claim(*store_, "shop", 1);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    job_result r = sent_result(c.jobs[0]);
+    r.new_state = job_state::held;  // retry.on_ambiguous = "hold": no hold row, the job alone
+    r.attempt.outcome = attempt_outcome::ambiguous;
+    r.attempt.ambiguous = true;
+    r.attempt.http_status = 0;
+    r.attempt.message_id.clear();
+    r.count_send = false;
+    auto st = store_->submit(record_result{r});
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_EQ(*st, job_state::held);
+    EXPECT_EQ(text_scalar(db_, "SELECT hold_reason FROM jobs WHERE id = " + std::to_string(c.jobs[0].id)),
+              ambiguous_hold_reason);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM holds"), 0);
+    // The batch's other job goes on; the held one waits for the operator.
+    auto next = claim(*store_, "shop", 5, t0 + 1min);
+    ASSERT_EQ(next.jobs.size(), 1u);
+    EXPECT_NE(next.jobs[0].id, c.jobs[0].id);
+    auto n = store_->submit(retry_batch("b", t0 + 2min));
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 1u);
+    auto back = claim(*store_, "shop", 5, t0 + 2min);
+    ASSERT_EQ(back.jobs.size(), 1u);
+    EXPECT_EQ(back.jobs[0].id, c.jobs[0].id);
+    EXPECT_TRUE(back.jobs[0].ambiguous_before);
+}
+
 TEST_F(StoreResults, InvalidResultsAreRefusedAndChangeNothing) {
     ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 1));
     auto c = claim(*store_, "shop", 1);
     job_result r = sent_result(c.jobs[0]);
     r.new_state = job_state::waiting;  // without next_attempt_at
     EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::invalid_argument));
-    r.new_state = job_state::held;  // without a hold
+    r.new_state = job_state::held;  // without a hold, and not ambiguous
     EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::invalid_argument));
     r.new_state = job_state::inflight;
     EXPECT_EQ(store_->submit(record_result{r}).error().code, make_error_code(store_errc::invalid_transition));
