@@ -26,6 +26,7 @@
 #include "spool/spool_ingester.hpp"
 #include "spool/spool_watcher.hpp"
 #include "store/queue_ops.hpp"
+#include "store/queue_reader.hpp"
 #include "store/queue_store.hpp"
 
 namespace msgflash::daemon {
@@ -127,6 +128,34 @@ std::map<std::string, window_counts, std::less<>> number_counts_from(store::queu
     return counts;
 }
 
+// A previous process held the jobs of numbers it saw disconnected; whether they still are, only a poll can
+// tell, and this process polls only numbers with work: their jobs go back to the queue, and the engine's
+// first GET /instances holds them again if the number is still down.
+void release_disconnected_holds(store::queue_store& store, spdlog::logger& log) {
+    auto reader = store::queue_reader::open({.path = store.options().path});
+    if (!reader) {
+        log.error("cannot read the holds: {}", reader.error().message());
+        return;
+    }
+    auto holds = reader->active_holds();
+    if (!holds) {
+        log.error("cannot read the holds: {}", holds.error().message());
+        return;
+    }
+    for (const store::hold_info& h : *holds) {
+        if (h.scope != hold_scope::number || h.cause != engine::number_disconnected_cause) {
+            continue;
+        }
+        auto released = store.submit(store::release_hold(hold_scope::number, h.subject, wall_now()));
+        if (released) {
+            log.info("number {}: {} job(s) held while it was {} back in the queue until it is polled",
+                     h.subject, released->jobs_resumed, h.reason_code);
+        } else {
+            log.error("number {}: cannot lift its hold: {}", h.subject, released.error().message());
+        }
+    }
+}
+
 // Store upkeep that no request needs, every upkeep_interval until `stop` is set (and `timer` cancelled):
 // holds whose time has come lift (a quota hold at the end of its billing period), jobs past their batch's
 // expiresAt expire even while nothing claims them (a held key, a disconnected number), counter windows no cap
@@ -195,6 +224,7 @@ int app::run() {
         log_->warn("recovered {} job(s) left inflight: {} retried, {} held as ambiguous, {} dead",
                    rec.inflight_found, rec.retried, rec.held, rec.dead);
     }
+    release_disconnected_holds(*store, *log_);
 
     // The spool runs on its own thread (spool_watcher.hpp): a large file never holds up the dispatch.
     std::error_code spool_error;

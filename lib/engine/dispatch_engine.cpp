@@ -120,6 +120,9 @@ struct dispatch_engine::lane {
     pace_time next_instances_poll{};
     pace_time last_instances_poll{};
     bool instances_polling = false;
+    // Nothing is sent before the first GET /instances has answered (or failed): only connected numbers
+    // are sent to, from the first send on.
+    bool instances_known = false;
     pace_time last_work{};
     bool had_work = false;
     bool held = false;  // the store holds the key: no claims until it lifts
@@ -325,6 +328,9 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
     lane& l = *lanes_[li];
     // Jobs that no number of theirs may send soon wait in the queue, not in the window (which would fill
     // with them and starve the numbers that can send). No attempt is consumed.
+    if (!l.instances_known) {
+        return pnow + options_.number_wait_in_window;  // the first poll's answer marks the lane
+    }
     std::deque<pending_job> kept;
     for (pending_job& p : l.window) {
         const number_choice c = choose_number(p, now);
@@ -332,11 +338,27 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
             kept.push_back(std::move(p));
             continue;
         }
+        l.last_work = pnow;
+        if (const std::string* down = disconnected_number(p)) {
+            number_state& n = number(*down);
+            n.disconnect_held = true;
+            spawn(unclaim(store::unclaim_request{
+                .job_id = p.job.id,
+                .attempt = p.job.attempt,
+                .new_state = job_state::held,
+                .next_attempt_at = std::nullopt,
+                .now = now,
+                .hold = store::hold_target{.scope = hold_scope::number,
+                                           .subject = *down,
+                                           .cause = std::string(number_disconnected_cause),
+                                           .reason_code = n.status.empty() ? "disconnected" : n.status,
+                                           .until = std::nullopt}}));
+            continue;
+        }
         const timestamp at = c.at == timestamp::max()
                                  ? now + std::min<std::chrono::milliseconds>(paused_number_recheck,
                                                                              options_.instance_poll_interval)
                                  : c.at;
-        l.last_work = pnow;
         spawn(unclaim(store::unclaim_request{.job_id = p.job.id,
                                              .attempt = p.job.attempt,
                                              .new_state = job_state::waiting,
@@ -446,6 +468,21 @@ timestamp dispatch_engine::number_gate(const std::string& number, const std::str
     return std::max(at, recipient_gap_.next_allowed(number, to, now));
 }
 
+const std::string* dispatch_engine::disconnected_number(const pending_job& p) const {
+    const auto down = [&](const std::string& id) {
+        const auto it = numbers_.find(id);
+        return it != numbers_.end() && !it->second.connected;
+    };
+    if (!p.instance_id.empty()) {
+        return down(p.instance_id) ? &p.instance_id : nullptr;
+    }
+    const std::vector<std::string>& ids = p.batch->instance_ids;
+    if (ids.empty() || !std::all_of(ids.begin(), ids.end(), down)) {
+        return nullptr;
+    }
+    return &ids.front();
+}
+
 dispatch_engine::number_state& dispatch_engine::number(const std::string& id) {
     auto it = numbers_.find(id);
     if (it == numbers_.end()) {
@@ -470,8 +507,11 @@ void dispatch_engine::note_work(lane& l, const std::vector<std::string>& numbers
 
 std::optional<pace_time> dispatch_engine::poll_due(std::size_t li, pace_time pnow) {
     lane& l = *lanes_[li];
-    if (!l.had_work || pnow - l.last_work > options_.instance_poll_interval) {
-        return std::nullopt;  // no work: no polls
+    const bool holds_numbers = std::any_of(l.numbers.begin(), l.numbers.end(), [&](const std::string& id) {
+        return numbers_.at(id).disconnect_held;
+    });
+    if (!holds_numbers && (!l.had_work || pnow - l.last_work > options_.instance_poll_interval)) {
+        return std::nullopt;  // no work (and no number whose jobs wait for it to come back): no polls
     }
     // The first poll due: the key's instances, then the health of each of its numbers in turn.
     std::optional<pace_time> due;
@@ -517,6 +557,7 @@ asio::awaitable<void> dispatch_engine::poll_instances(std::size_t li) {
     auto op = api_.list_instances(l.account);
     api::api_result<std::vector<api::instance>> r = co_await std::move(op);
     l.instances_polling = false;
+    l.instances_known = true;
     const pace_time pnow = time_.steady_now();
     l.next_instances_poll = pnow + options_.instance_poll_interval;
     if (!r) {
@@ -531,10 +572,15 @@ asio::awaitable<void> dispatch_engine::poll_instances(std::size_t li) {
         number_state& n = number(i.id);
         const bool was = n.connected;
         n.connected = i.connected();
+        n.status = i.status;
         if (was && !n.connected) {
-            log_->warn("engine: number {} is {}: its jobs wait until it is connected", i.id, i.status);
+            log_->warn("engine: number {} is {}: its jobs are held until it is connected", i.id, i.status);
         } else if (!was && n.connected) {
             log_->info("engine: number {} is connected again", i.id);
+        }
+        if (n.connected && n.disconnect_held) {
+            n.disconnect_held = false;
+            spawn(release_number(li, i.id));
         }
     }
     mark(li);
@@ -906,6 +952,20 @@ asio::awaitable<void> dispatch_engine::apply(job_decision d) {
         ++stats_.store_errors;
         log_->error("engine: job {}: result not recorded: {}", job, res.error().message());
     }
+}
+
+asio::awaitable<void> dispatch_engine::release_number(std::size_t li, std::string id) {
+    auto op = queue_.release(hold_scope::number, id, time_.now());
+    store::store_result<store::release_report> r = co_await std::move(op);
+    if (!r) {
+        ++stats_.store_errors;
+        number(id).disconnect_held = true;  // tried again after the next poll
+        log_->error("engine: number {}: hold not lifted: {}", id, r.error().message());
+        co_return;
+    }
+    log_->info("engine: number {}: {} held job(s) back in the queue", id, r->jobs_resumed);
+    lanes_[li]->claim_after = time_.steady_now();
+    mark(li);
 }
 
 asio::awaitable<void> dispatch_engine::unclaim(store::unclaim_request r) {

@@ -51,6 +51,11 @@ class logger;
 
 namespace msgflash::engine {
 
+// The cause of the hold on a number GET /instances reports not connected (its status is the reason): the
+// jobs that can only leave through it are held on it, and it lifts when the number is connected again. A
+// daemon that starts lifts those a previous process left (its own first poll holds them again if need be).
+inline constexpr std::string_view number_disconnected_cause = "disconnected";
+
 struct account_options {
     std::string name{};
     std::uint32_t rate = documented_rate_per_key;  // accounts[].rate
@@ -133,8 +138,10 @@ class dispatch_engine {
         send_caps caps{};  // the operator's
         window_counts counts{};
         std::optional<timestamp> last_send{};
-        bool connected = true;  // as GET /instances said last; a number it has not listed yet is tried
-        number_caps model{};    // the health reports, with hysteresis
+        bool connected = true;         // as GET /instances said last; a number it has not listed yet is tried
+        std::string status{};          // …and its status then
+        bool disconnect_held = false;  // jobs were held on its hold: lift it when it is connected again
+        number_caps model{};           // the health reports, with hysteresis
         std::optional<usage_report> reported{};
         pace_time next_health{};  // when its health is due
         bool health_polling = false;
@@ -158,6 +165,8 @@ class dispatch_engine {
     };
     number_choice choose_number(const pending_job& p, timestamp now) const;
     timestamp number_gate(const std::string& number, const std::string& to, timestamp now) const;
+    // The number to hold `p` on when every number it may leave through is reported not connected.
+    const std::string* disconnected_number(const pending_job& p) const;
     void note_number_send(const std::string& number, const std::string& to, timestamp now);
     number_state& number(const std::string& id);
     // A claim brought the lane jobs for these numbers: they have work, and so has the lane.
@@ -184,6 +193,7 @@ class dispatch_engine {
                        timestamp now);
     boost::asio::awaitable<void> apply(job_decision d);
     boost::asio::awaitable<void> unclaim(store::unclaim_request r);
+    boost::asio::awaitable<void> release_number(std::size_t lane, std::string id);
     // Runs `task` beside the scheduler; run() does not end before it has.
     void spawn(boost::asio::awaitable<void> task);
     send_answer answer_of(const api::api_result<api::message_ref>& r) const;

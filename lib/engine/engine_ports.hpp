@@ -30,6 +30,10 @@ class queue_port {
     // Places a hold; a batch's holds the batch and its pending jobs until it is released (msgflashctl
     // resume).
     virtual boost::asio::awaitable<store::store_result<store::hold_info>> hold(store::hold_request r) = 0;
+    // Lifts the active hold on a subject: its held jobs go back to the queue.
+    virtual boost::asio::awaitable<store::store_result<store::release_report>> release(hold_scope scope,
+                                                                                       std::string subject,
+                                                                                       timestamp now) = 0;
 };
 
 class send_port {

@@ -34,6 +34,13 @@ asio::awaitable<store::store_result<store::hold_info>> store_queue_port::hold(st
     co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
 }
 
+asio::awaitable<store::store_result<store::release_report>> store_queue_port::release(hold_scope scope,
+                                                                                      std::string subject,
+                                                                                      timestamp now) {
+    store::release_hold cmd(scope, std::move(subject), now);
+    co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
+}
+
 namespace {
 
 // The engine only has lanes for configured accounts, and the daemon refuses to start without every

@@ -24,6 +24,9 @@ class store_queue_port final : public queue_port {
     boost::asio::awaitable<store::store_result<job_state>> unclaim(store::unclaim_request r) override;
     boost::asio::awaitable<store::store_result<store::batch_info>> batch(std::int64_t rowid) override;
     boost::asio::awaitable<store::store_result<store::hold_info>> hold(store::hold_request r) override;
+    boost::asio::awaitable<store::store_result<store::release_report>> release(hold_scope scope,
+                                                                               std::string subject,
+                                                                               timestamp now) override;
 
   private:
     store::queue_store& store_;

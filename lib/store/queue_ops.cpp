@@ -915,17 +915,25 @@ std::vector<store_result<job_state>> record_results::operator()(write_context& w
 
 job_state unclaim_job::operator()(write_context& w) const {
     const unclaim_request& r = request;
-    if (r.new_state != job_state::ready && r.new_state != job_state::waiting) {
-        throw_store_error(store_errc::invalid_argument, "an unclaimed job goes back to ready or waiting");
+    if (r.new_state != job_state::ready && r.new_state != job_state::waiting && r.new_state != job_state::held) {
+        throw_store_error(store_errc::invalid_argument, "an unclaimed job goes back to ready, waiting or held");
     }
     if (r.new_state == job_state::waiting && !r.next_attempt_at) {
         throw_store_error(store_errc::invalid_argument, "a waiting job needs next_attempt_at");
+    }
+    if (r.new_state == job_state::held && !r.hold) {
+        throw_store_error(store_errc::invalid_argument, "a held job needs the hold it waits on");
     }
     const inflight_row row = check_inflight(w, r.job_id, r.attempt);
     placement p{r.new_state, std::nullopt, {}};
     const std::int64_t next = r.next_attempt_at ? to_millis(*r.next_attempt_at) : to_millis(r.now);
     if (p.state == job_state::ready && next > to_millis(r.now)) {
         p.state = job_state::waiting;
+    }
+    if (p.state == job_state::held) {
+        const hold_info h = ensure_hold(w, *r.hold, r.now);
+        p.hold_id = h.id;
+        p.hold_reason = h.reason_code.empty() ? h.cause : h.reason_code;
     }
     p = place_in_batch(w, row.batch_id, std::move(p));
     w.prepared(

@@ -240,13 +240,14 @@ struct job_result {
 };
 
 // Gives a claimed job back without an attempt (its request was never written): shutdown, a closed sending
-// window, a number that cannot take it now.
+// window, a number that cannot take it now (waiting), or one that is disconnected (held on its hold).
 struct unclaim_request {
     std::int64_t job_id = 0;
     int attempt = 0;                         // the claim's attempt number
-    job_state new_state = job_state::ready;  // ready or waiting
+    job_state new_state = job_state::ready;  // ready, waiting or held
     std::optional<timestamp> next_attempt_at{};
     timestamp now{};
+    std::optional<hold_target> hold{};  // held: the hold it waits on (placed if none is active)
 };
 
 // ---- holds and operator commands -------------------------------------------------------------------------

@@ -80,7 +80,22 @@ id = "9f8b2c4d-6e1a-4b3c-8d7e-5a2f1c0b9e84"
 account = "agency"
 name = "agency-main"
 wa_number = "+4915112345678"
+
+[[templates]]
+id = "3f2c8d9e-1b4a-4c6d-9e8f-7a6b5c4d3e2f"
+account = "shop"
+name = "welcome"
+body = "Hi {{name}}"
+
+[[templates]]
+id = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
+account = "agency"
+name = "broken"
+body = "Hi {{name}}"
+valid = false
 )";
+constexpr std::string_view shop_template = "3f2c8d9e-1b4a-4c6d-9e8f-7a6b5c4d3e2f";
+constexpr std::string_view agency_template = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716";
 
 timestamp wall_now() {
     return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
@@ -160,8 +175,10 @@ key_file = "{}"
         fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
     }
 
-    // Queues `n` jobs per account through the store's ingest session (what the spool ingester does).
-    void ingest(int n, std::optional<timestamp> expires_at = std::nullopt) {
+    // Queues `n` jobs per account through the store's ingest session (what the spool ingester does); with
+    // `templates`, each account's batch sends its template with a `name` variable per recipient.
+    void ingest(int n, std::optional<timestamp> expires_at = std::nullopt,
+                std::optional<std::pair<std::string_view, std::string_view>> templates = std::nullopt) {
         store::store_options o;
         o.path = db();
         o.now = wall_now();
@@ -174,18 +191,24 @@ key_file = "{}"
                                                                           {"agency", agency_number}};
         int prefix = 1;
         for (const auto& [account, number] : accounts) {
+            const std::string_view template_id = !templates    ? std::string_view{}
+                                                 : prefix == 1 ? templates->first
+                                                               : templates->second;
             batch_spec b;
             b.id = fmt::format("{}-batch", account);
             b.account = std::string(account);
             b.instance_ids = {std::string(number)};
-            b.message_json = R"({"type":"text","body":"Hi {{name}}"})";
+            b.message_json = template_id.empty() ? std::string(R"({"type":"text","body":"Hi {{name}}"})")
+                                                 : fmt::format(R"({{"templateId":"{}"}})", template_id);
             b.expires_at = expires_at;
             const std::size_t bi = s->begin_batch(b);
             for (int i = 0; i < n; ++i) {
                 job_spec j;
                 j.to = fmt::format("+33{}{:08}", prefix, i);
                 j.ref = j.to;
-                j.payload_json = fmt::format(R"({{"type":"text","body":"Hi customer {}"}})", i);
+                j.payload_json = template_id.empty()
+                                     ? fmt::format(R"({{"type":"text","body":"Hi customer {}"}})", i)
+                                     : fmt::format(R"({{"name":"customer {}"}})", i);
                 s->add_job(bi, std::move(j));
                 if (s->should_flush()) {
                     ASSERT_TRUE(s->flush());
@@ -402,6 +425,7 @@ TEST_F(MsgflashdTest, ADisconnectedNumberGetsNothingAndItsJobsGoWhenItIsBack) {
     std::this_thread::sleep_for(3s);
     EXPECT_LE(requests("shop") - shop_before, 3) << "the daemon kept sending to a disconnected number";
     EXPECT_GE(requests("agency") - agency_before, 10) << "the other account's number stopped too";
+    EXPECT_GT(counts().held, 0) << "the disconnected number's jobs were not held";
 
     ASSERT_EQ(control.post(target, R"({"status":"connected"})").status, 200u);
     ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 60s)) << "sent " << counts().sent;
@@ -530,6 +554,81 @@ TEST_F(MsgflashdTest, ARevokedKeyIsHeldWithoutAttemptsAndSighupResumesIt) {
     EXPECT_EQ(db_read.query_int("SELECT count(*) FROM jobs WHERE attempts > 1"), 0)
         << "the 401s used attempts";
     EXPECT_TRUE(logged("SIGHUP: account shop: key hold lifted"));
+}
+
+TEST_F(MsgflashdTest, AnExhaustedMonthlyQuotaHoldsTheKeyUntilTheNextBillingPeriod) {
+    // Twelve requests left this month for shop: its polls and first sends use them, then every request gets
+    // 429 MONTHLY_API_REQUEST_QUOTA_EXCEEDED. The key must be held (no attempt used, nothing more sent)
+    // while the other account goes on.
+    constexpr int per_account = 30;
+    ASSERT_EQ(sim_.client().post("/_sim/accounts/shop", R"({"monthly_quota":12})").status, 200u);
+    ingest(per_account);
+    start_daemon();
+    const auto stat = [&](std::string_view account, std::string_view name) {
+        return account_stats(account).at(name).to_number<int>();
+    };
+    store::connection db_read(db(), store::connection::mode::read_only);
+    const auto quota_holds = [&] {
+        return db_read.query_int(
+            "SELECT count(*) FROM holds WHERE scope = 'key' AND subject = 'shop' AND cause = 'quota' "
+            "AND released_at IS NULL");
+    };
+    ASSERT_TRUE(
+        wait_for([&] { return stat("agency", "acceptedSends") == per_account && quota_holds() == 1; }, 30s))
+        << "agency sent " << stat("agency", "acceptedSends") << ", quota holds " << quota_holds();
+    const int requests = stat("shop", "requests");
+    std::this_thread::sleep_for(2s);  // a held key sends nothing: twenty sends' worth of time
+    EXPECT_LE(stat("shop", "requests") - requests, 0) << "a key held for its quota kept sending";
+    EXPECT_LE(stat("shop", "acceptedSends"), 12);
+    EXPECT_GE(stat("shop", "acceptedSends"), 1);
+    // Held until the first instant of the next month (UTC), when the quota comes back.
+    using namespace std::chrono;
+    const year_month_day today{floor<days>(system_clock::now())};
+    const sys_days next_month{(year_month{today.year(), today.month()} + months{1}) / 1};
+    EXPECT_EQ(db_read.query_int("SELECT until FROM holds WHERE subject = 'shop' AND cause = 'quota'"),
+              duration_cast<milliseconds>(next_month.time_since_epoch()).count());
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    const auto c = counts();
+    EXPECT_EQ(c.failed + c.dead + c.inflight, 0);
+    EXPECT_EQ(c.sent + c.ready + c.waiting + c.held, 2 * per_account) << "a job was lost";
+    EXPECT_EQ(db_read.query_int("SELECT count(*) FROM jobs WHERE attempts > 1"), 0)
+        << "the quota's 429s used attempts";
+}
+
+TEST_F(MsgflashdTest, ATemplateBatchIsPreviewedFirstAndOneWhoseTemplateIsRefusedIsHeldWithoutASend) {
+    constexpr int per_account = 20;
+    ingest(per_account, std::nullopt, std::pair{shop_template, agency_template});
+    start_daemon();
+    store::connection db_read(db(), store::connection::mode::read_only);
+    const auto held_batch = [&] {
+        return db_read.query_int(
+            "SELECT count(*) FROM holds WHERE scope = 'batch' AND subject = 'agency-batch' AND cause = "
+            "'template-preview' AND reason_code = 'TEMPLATE_INVALID' AND released_at IS NULL");
+    };
+    const auto agency_held = [&] {
+        return db_read.query_int(
+            "SELECT count(*) FROM jobs j JOIN batches b ON b.id = j.batch_id WHERE b.name = 'agency-batch' "
+            "AND j.state = 'held'");
+    };
+    ASSERT_TRUE(wait_for([&] { return counts().sent == per_account && agency_held() == per_account; }, 30s))
+        << "sent " << counts().sent << ", agency jobs held " << agency_held();
+    EXPECT_EQ(held_batch(), 1);
+    EXPECT_EQ(db_read.query_text("SELECT state FROM batches WHERE name = 'agency-batch'"), "held");
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    EXPECT_EQ(account_stats("shop").at("acceptedSends").to_number<int>(), per_account);
+    EXPECT_EQ(account_stats("agency").at("acceptedSends").to_number<int>(), 0);
+    EXPECT_EQ(
+        db_read.query_int("SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN batches b "
+                          "ON b.id = j.batch_id WHERE b.name = 'agency-batch'"),
+        0)
+        << "a broken template's batch used attempts";
+    // The sim rendered shop's template with each recipient's variable.
+    const auto messages = sim_.client().get("/_sim/messages?account=shop");
+    EXPECT_NE(messages.body.find("Hi customer 0"), std::string::npos) << messages.body;
 }
 
 }  // namespace

@@ -488,7 +488,7 @@ TEST_F(DispatchEngineTest, ARestartKeepsTheDaysBudgetFromTheStoresCounters) {
 
 // ---- the instance monitor ---------------------------------------------------------------------------------
 
-TEST_F(DispatchEngineTest, ADisconnectedNumberGetsNothingItsJobsWaitWithoutAttemptsThenGo) {
+TEST_F(DispatchEngineTest, ADisconnectedNumbersJobsAreHeldWithoutAttemptsAndReleasedWhenItIsBack) {
     api.instance_status[std::string(number_a)] = "disconnected";
     api.instance_status[std::string(number_b)] = "connected";
     add_jobs(5, 1);  // number_a
@@ -497,24 +497,35 @@ TEST_F(DispatchEngineTest, ADisconnectedNumberGetsNothingItsJobsWaitWithoutAttem
     o.instance_poll_interval = 10s;
     start(o);
     ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 5; }));
-    const pace_time reconnected = clock.steady_now() + 15s;
+    EXPECT_EQ(queue.count_state(job_state::held), 5u);
+    // No job is claimed while its only number is down, yet the key keeps polling it: nothing else would
+    // tell that it is back.
+    const pace_time reconnected = clock.steady_now() + 25s;
     ASSERT_TRUE(run_until([&] { return clock.steady_now() >= reconnected; }));
+    EXPECT_EQ(queue.count_state(job_state::held), 5u);
+    EXPECT_TRUE(queue.releases.empty());
     for (const auto& q : api.requests) {
         EXPECT_EQ(q.body.instance_id, number_b) << "sent through a disconnected number";
     }
+    const std::size_t polls_while_down = api.polls.size();
     api.instance_status[std::string(number_a)] = "connected";
     ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 10; }));
+    EXPECT_GE(polls_while_down, 3u);
+    ASSERT_EQ(queue.releases.size(), 1u);
+    EXPECT_EQ(queue.releases[0], number_a);
     for (const auto& r : queue.results) {
         EXPECT_EQ(r.attempt.n, 1) << "job " << r.attempt.job_id
                                   << " used an attempt while its number was down";
     }
     for (const auto& u : queue.unclaims) {
-        EXPECT_EQ(u.new_state, job_state::waiting);
-        EXPECT_LE(u.job_id, 5) << "a job of the connected number waited";
-        ASSERT_TRUE(u.next_attempt_at);
-        EXPECT_EQ(*u.next_attempt_at - u.now, 10s) << "back at the next instance poll";
+        EXPECT_EQ(u.new_state, job_state::held);
+        EXPECT_LE(u.job_id, 5) << "a job of the connected number was held";
+        ASSERT_TRUE(u.hold);
+        EXPECT_EQ(u.hold->scope, hold_scope::number);
+        EXPECT_EQ(u.hold->subject, number_a);
+        EXPECT_EQ(u.hold->cause, number_disconnected_cause);
+        EXPECT_EQ(u.hold->reason_code, "disconnected");
     }
-    EXPECT_GE(api.polls.size(), 3u);
     EXPECT_LE(max_per_second(), 10u);
     finish();
 }

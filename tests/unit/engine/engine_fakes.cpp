@@ -201,8 +201,32 @@ asio::awaitable<store::store_result<job_state>> fake_queue::unclaim(store::uncla
     }
     inflight_.erase(in);
     --attempts_[r.job_id];
+    if (r.new_state == job_state::held) {
+        if (!r.hold) {
+            co_return store::store_result<job_state>(
+                boost::system::in_place_error, store::make_store_error(store::store_errc::invalid_argument));
+        }
+        held_on_number_[r.hold->subject].push_back(r.job_id);
+    }
     requeue(r.job_id, r.new_state, r.next_attempt_at);
     co_return r.new_state;
+}
+
+asio::awaitable<store::store_result<store::release_report>> fake_queue::release(hold_scope,
+                                                                                std::string subject,
+                                                                                timestamp) {
+    releases.push_back(subject);
+    store::release_report rep;
+    auto it = held_on_number_.find(subject);
+    if (it != held_on_number_.end()) {
+        rep.was_held = true;
+        for (std::int64_t id : it->second) {
+            requeue(id, job_state::ready, std::nullopt);
+            ++rep.jobs_resumed;
+        }
+        held_on_number_.erase(it);
+    }
+    co_return rep;
 }
 
 asio::awaitable<store::store_result<store::batch_info>> fake_queue::batch(std::int64_t rowid) {

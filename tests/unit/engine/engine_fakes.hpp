@@ -69,6 +69,11 @@ class fake_queue final : public queue_port {
     // Key and batch holds (a held batch's jobs are held, not claimed, until the test releases nothing: the
     // engine never lifts a batch hold itself).
     boost::asio::awaitable<store::store_result<store::hold_info>> hold(store::hold_request r) override;
+    // Number holds only (what the engine lifts): the jobs given back on the hold go back to the line.
+    boost::asio::awaitable<store::store_result<store::release_report>> release(hold_scope scope,
+                                                                               std::string subject,
+                                                                               timestamp now) override;
+    std::vector<std::string> releases;  // the subjects released
 
     std::vector<store::claim_request> claims;
     std::vector<store::hold_request> holds;
@@ -96,6 +101,7 @@ class fake_queue final : public queue_port {
     std::map<std::string, store::hold_target> key_holds_;
     std::map<std::int64_t, store::batch_info> batches_;
     std::set<std::string> held_batches_;
+    std::map<std::string, std::vector<std::int64_t>> held_on_number_;
 };
 
 // What the fake API answers: scripted per recipient (in order; then `fallback`), after `latency`.

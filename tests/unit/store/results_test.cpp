@@ -280,6 +280,35 @@ TEST_F(StoreResults, UnclaimGivesTheJobBackWithoutAnAttempt) {
     EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 0);
 }
 
+TEST_F(StoreResults, AJobGivenBackOnANumbersHoldWaitsForItsReleaseWithoutAnAttempt) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
+    auto c = claim(*store_, "shop", 2);
+    ASSERT_EQ(c.jobs.size(), 2u);
+    const hold_target disconnected{
+        hold_scope::number, "7c9e6679-7425-40de-944b-e07fc1f90ae7", "disconnected", "disconnected", {}};
+    for (const auto& j : c.jobs) {
+        auto st = store_->submit(unclaim_job{unclaim_request{
+            .job_id = j.id, .attempt = 1, .new_state = job_state::held, .now = t0, .hold = disconnected}});
+        ASSERT_TRUE(st) << st.error().message();
+        EXPECT_EQ(*st, job_state::held);
+    }
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM holds WHERE released_at IS NULL"), 1) << "one hold for both";
+    EXPECT_EQ(text_scalar(db_, "SELECT DISTINCT hold_reason FROM jobs"), "disconnected");
+    EXPECT_TRUE(claim(*store_, "shop", 5, t0 + 1min).jobs.empty());
+    auto rel = store_->submit(release_hold(hold_scope::number, disconnected.subject, t0 + 2min));
+    ASSERT_TRUE(rel);
+    EXPECT_EQ(rel->jobs_resumed, 2u);
+    auto back = claim(*store_, "shop", 5, t0 + 2min);
+    ASSERT_EQ(back.jobs.size(), 2u);
+    EXPECT_EQ(back.jobs[0].attempt, 1) << "being held used an attempt";
+    // Held without a hold to wait on is refused.
+    auto refused = store_->submit(unclaim_job{
+        unclaim_request{.job_id = back.jobs[0].id, .attempt = 1, .new_state = job_state::held, .now = t0}});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, make_error_code(store_errc::invalid_argument));
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 0);
+}
+
 TEST_F(StoreResults, DeadJobsAreRetriedByTheOperator) {
     ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
     auto c = claim(*store_, "shop", 2);
