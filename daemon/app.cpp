@@ -20,6 +20,7 @@
 
 #include "api/api_client.hpp"
 #include "core/version.hpp"
+#include "daemon/admin_glue.hpp"
 #include "engine/dispatch_engine.hpp"
 #include "engine/real_ports.hpp"
 #include "spool/spool_dirs.hpp"
@@ -237,9 +238,12 @@ int app::run() {
     spool::ingester_options ingest_options = spool::ingester_options::from_config(config_);
     ingest_options.logger = log_;
     spool::spool_ingester ingester(*dirs, *store, std::move(ingest_options));
+    ingest_counters ingested;
     std::unique_ptr<spool::spool_watcher> watcher = spool::spool_watcher::create(
         dirs->incoming(), {.rescan_interval = config_.spool.rescan_interval, .logger = log_},
-        [&ingester](const std::string& name, std::stop_token stop) { ingester.ingest(name, stop); },
+        [&ingester, &ingested](const std::string& name, std::stop_token stop) {
+            ingested.add(ingester.ingest(name, stop));
+        },
         spool_error);
     if (!watcher) {
         log_->critical("cannot watch {}/incoming: {}", config_.spool.dir.string(), spool_error.message());
@@ -264,6 +268,34 @@ int app::run() {
     engine::engine_options options = engine_options_from(config_, log_);
     options.number_counts = number_counts_from(*store, config_, *log_);
     engine::dispatch_engine dispatcher(std::move(options), queue, sender, time);
+
+    // The admin endpoint (docs/admin-api.md). One that cannot listen stops the start: the address may be
+    // another msgflashd's, on the same queue.
+    const std::filesystem::path state_dir = config_.queue.path.parent_path();
+    std::string admin_error;
+    const std::string token = load_or_create_admin_token(state_dir, admin_error);
+    if (token.empty()) {
+        log_->critical("admin: {}", admin_error);
+        watcher.reset();
+        store->close();
+        return exit_failure;
+    }
+    daemon_admin admin_glue(config_, *store, dispatcher, ingested, log_);
+    std::error_code admin_ec;
+    std::unique_ptr<admin::admin_server> admin_server = admin::admin_server::listen(
+        io.get_executor(), config_.admin.listen, token, admin_glue.handlers(), admin_ec);
+    if (!admin_server) {
+        log_->critical("admin: cannot listen on {}: {}", config_.admin.listen.to_string(),
+                       admin_ec.message());
+        watcher.reset();
+        store->close();
+        return exit_failure;
+    }
+    if (!write_admin_address(state_dir, admin_server->address(), admin_error)) {
+        log_->warn("admin: {}; msgflashctl will use admin.listen", admin_error);
+    }
+    log_->info("admin: listening on {}", admin_server->address());
+    asio::co_spawn(io, admin_server->run(), asio::detached);
 
     // SIGHUP: the configuration and keys again. A refused one changes nothing; a good one replaces the keys
     // and lifts every key hold (the operator's word that a key or subscription was fixed: a key still
@@ -341,9 +373,13 @@ int app::run() {
         upkeep_stop = true;
         upkeep_timer.cancel();
         client->shutdown();
+        admin_server->stop();
     });
     watcher->start();
+    admin_glue.set_ready();
     io.run();
+    std::error_code ignored;
+    std::filesystem::remove(state_dir / "admin.address", ignored);
     // The spool stops first (an ingest in progress is abandoned whole and redone at the next start), then
     // the store commits what is pending and closes.
     watcher->stop();

@@ -193,6 +193,23 @@ void dispatch_engine::resume_account(std::string_view account) {
     }
 }
 
+void dispatch_engine::forget_batch(std::string_view id) {
+    std::erase_if(batches_, [&](const auto& kv) { return kv.second->id == id; });
+}
+
+void dispatch_engine::resume_number(std::string_view id) {
+    auto it = numbers_.find(std::string(id));
+    if (it == numbers_.end()) {
+        return;
+    }
+    it->second.held = false;
+    it->second.breaker = number_breaker(options_.number_breaker);
+    for (std::size_t li = 0; li < lanes_.size(); ++li) {
+        lanes_[li]->claim_after = time_.steady_now();
+        mark(li);
+    }
+}
+
 void dispatch_engine::stop() {
     stop_requested_ = true;
     time_.wake();
@@ -769,6 +786,9 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
                      .finished = finished};
     job_decision d = decide(ctx, answer, options_.retry, draw());
     feed_breakers(li, p, answer, d, finished);
+    if (!answer.api_code.empty() && answer.v.act != action::sent) {
+        ++stats_.api_codes[answer.api_code];
+    }
     if (d.rate_limited) {
         std::optional<pace_duration> pause;
         if (answer.retry_after) {

@@ -109,6 +109,7 @@ struct engine_stats {
     std::uint64_t previews = 0;  // template previews sent
     std::uint64_t breaker_opened = 0;
     std::uint64_t batches_held = 0;  // by the batch breaker or a refused preview
+    std::map<std::string, std::uint64_t, std::less<>> api_codes{};  // error answers to sends by API code
 };
 
 class dispatch_engine {
@@ -125,6 +126,12 @@ class dispatch_engine {
     void stop();
     // The account's key hold was lifted (a reload): claim again now. Call on the engine's thread.
     void resume_account(std::string_view account);
+    // The operator resumed the batch (msgflashctl resume): what the engine learnt of it is forgotten (its
+    // breaker, its preview), and its jobs are read afresh when claimed.
+    void forget_batch(std::string_view id);
+    // The operator resumed the number: the engine sends through it again (a hold from an answer, its
+    // breaker).
+    void resume_number(std::string_view id);
 
     const engine_stats& stats() const noexcept { return stats_; }
     // The account's current pace (requests/second), for logs and tests.

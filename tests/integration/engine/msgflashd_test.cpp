@@ -2,6 +2,7 @@
 // spool over two keys end sent at the keys' pace with zero 429s; SIGTERM mid-run exits 0 within the grace and
 // a restart finishes the rest with nothing lost and nothing sent twice.
 #include <chrono>
+#include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -629,6 +630,74 @@ TEST_F(MsgflashdTest, ATemplateBatchIsPreviewedFirstAndOneWhoseTemplateIsRefused
     // The sim rendered shop's template with each recipient's variable.
     const auto messages = sim_.client().get("/_sim/messages?account=shop");
     EXPECT_NE(messages.body.find("Hi customer 0"), std::string::npos) << messages.body;
+}
+
+// The admin endpoint of the running daemon (docs/admin-api.md): found through admin.address, /healthz and
+// /readyz, a scrape that promtool accepts, and control calls refused without the token and carried out with
+// it.
+TEST_F(MsgflashdTest, TheAdminEndpointServesHealthMetricsAndTokenGuardedControl) {
+    constexpr int per_account = 20;
+    ingest(per_account);
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 30s)) << "sent " << counts().sent;
+    std::string address;
+    ASSERT_TRUE(wait_for(
+        [&] { return std::getline(std::ifstream(dir_ / "admin.address") >> std::ws, address).good(); }, 10s));
+    ASSERT_TRUE(address.starts_with("127.0.0.1:")) << address;
+    test::client_options admin_options;
+    admin_options.port = static_cast<std::uint16_t>(std::stoi(address.substr(10)));
+    test::http_client admin(admin_options);
+    EXPECT_EQ(admin.get("/healthz").status, 200u);
+    const auto ready = admin.get("/readyz");
+    EXPECT_EQ(ready.status, 200u) << ready.body;
+
+    const auto scrape = admin.get("/metrics");
+    ASSERT_EQ(scrape.status, 200u);
+    EXPECT_TRUE(scrape.header("Content-Type").starts_with("text/plain; version=0.0.4"));
+    EXPECT_NE(scrape.body.find("msgflash_jobs{account=\"shop\",state=\"sent\"} 20"), std::string::npos)
+        << scrape.body;
+    EXPECT_NE(scrape.body.find("msgflash_sends_total{outcome=\"sent\"} 40"), std::string::npos);
+    EXPECT_NE(scrape.body.find("msgflash_pace_requests_per_second{account=\"agency\"}"), std::string::npos);
+    EXPECT_EQ(scrape.body.find("FAKE"), std::string::npos) << "a key in the metrics";
+    {
+        const fs::path file = dir_ / "scrape.prom";
+        std::ofstream(file) << scrape.body;
+        const std::string cmd = fmt::format("promtool check metrics < {} > {} 2>&1", file.string(),
+                                            (dir_ / "promtool.out").string());
+        const int rc = std::system(cmd.c_str());
+        std::ifstream out(dir_ / "promtool.out");
+        std::stringstream text;
+        text << out.rdbuf();
+        EXPECT_EQ(rc, 0) << "promtool check metrics (Debian package prometheus, scripts/install-deps):\n"
+                         << text.str();
+    }
+
+    // Control: the token, from the state directory, or 401.
+    std::string token;
+    std::getline(std::ifstream(dir_ / "admin.token"), token);
+    ASSERT_EQ(token.size(), 64u);
+    EXPECT_EQ(fs::status(dir_ / "admin.token").permissions() & fs::perms::others_all, fs::perms::none);
+    const test::header_map bearer{{"Authorization", "Bearer " + token}};
+    EXPECT_EQ(admin.post("/control/batches/shop-batch/pause", "").status, 401u);
+    EXPECT_EQ(admin.post("/control/batches/shop-batch/pause", "", {{"Authorization", "Bearer wrong"}}).status,
+              401u);
+    const auto paused = admin.post("/control/batches/shop-batch/pause", "", bearer);
+    EXPECT_EQ(paused.status, 200u) << paused.body;
+    EXPECT_NE(paused.body.find("\"state\":\"paused\""), std::string::npos) << paused.body;
+    const auto resumed = admin.post("/control/batches/shop-batch/resume", "", bearer);
+    EXPECT_EQ(resumed.status, 200u) << resumed.body;
+    EXPECT_NE(resumed.body.find("\"state\":\"active\""), std::string::npos) << resumed.body;
+    EXPECT_EQ(admin.post("/control/batches/no-such-batch/pause", "", bearer).status, 404u);
+    EXPECT_EQ(admin.post("/control/accounts/nobody/resume", "", bearer).status, 404u);
+    const auto account = admin.post("/control/accounts/shop/resume", "", bearer);
+    EXPECT_EQ(account.status, 200u) << account.body;
+    EXPECT_NE(account.body.find("\"was_held\":false"), std::string::npos) << account.body;
+    EXPECT_EQ(admin.get("/control/retry-dead").status, 405u);
+
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    EXPECT_FALSE(fs::exists(dir_ / "admin.address")) << "a clean exit leaves no stale address";
 }
 
 }  // namespace

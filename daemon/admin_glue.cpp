@@ -1,0 +1,325 @@
+#include "daemon/admin_glue.hpp"
+
+#include <array>
+#include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include "admin/metrics_text.hpp"
+#include "core/version.hpp"
+#include "store/queue_ops.hpp"
+
+namespace msgflash::daemon {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+timestamp wall_now() {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+admin::admin_reply ok_reply(json::object o) {
+    o.emplace("ok", true);
+    return {.status = 200, .content_type = "application/json", .body = json::serialize(o)};
+}
+
+// A store failure as an answer: what the operator named does not exist, cannot be done, or the store failed.
+admin::admin_reply store_failure(const store::store_error& e) {
+    if (e.code == store::make_error_code(store::store_errc::not_found)) {
+        return admin::error_reply(404, "NOT_FOUND", e.message());
+    }
+    if (e.code == store::make_error_code(store::store_errc::invalid_argument) ||
+        e.code == store::make_error_code(store::store_errc::invalid_transition)) {
+        return admin::error_reply(409, "CONFLICT", e.message());
+    }
+    return admin::error_reply(500, "INTERNAL", e.message());
+}
+
+template <class Op>
+asio::awaitable<store::store_result<store::detail::op_value_t<Op>>> submit(store::queue_store& store, Op op) {
+    auto pending = store.async_submit(std::move(op), asio::use_awaitable);
+    co_return co_await std::move(pending);
+}
+
+}  // namespace
+
+void ingest_counters::add(const spool::file_report& r) {
+    if (r.outcome == spool::file_outcome::accepted) {
+        ++accepted;
+    } else if (r.outcome == spool::file_outcome::rejected) {
+        ++rejected;
+    }
+    recipients += r.inserted;
+    skipped += r.skipped;
+    duplicates += r.duplicates;
+}
+
+daemon_admin::daemon_admin(const config& cfg, store::queue_store& store, engine::dispatch_engine& engine,
+                           const ingest_counters& ingested, std::shared_ptr<spdlog::logger> log)
+    : config_(cfg), store_(store), engine_(engine), ingested_(ingested), log_(std::move(log)) {}
+
+admin::admin_handlers daemon_admin::handlers() {
+    return {.ready = [this] { return ready_; },
+            .metrics = [this] { return metrics(); },
+            .control = [this](admin::route r) { return control(std::move(r)); }};
+}
+
+store::queue_reader* daemon_admin::reader() {
+    if (!reader_) {
+        auto r = store::queue_reader::open({.path = store_.options().path});
+        if (!r) {
+            log_->warn("admin: cannot open the queue read-only: {}", r.error().message());
+            return nullptr;
+        }
+        reader_.emplace(std::move(*r));
+    }
+    return &*reader_;
+}
+
+std::string daemon_admin::metrics() {
+    admin::metrics_text m;
+    m.family("msgflash_build_info", "gauge", "The running msgflashd's version.");
+    m.sample("msgflash_build_info", {{"version", version}}, 1);
+    m.family("msgflash_uptime_seconds", "gauge", "Seconds since msgflashd started.");
+    m.sample("msgflash_uptime_seconds",
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    m.family("msgflash_ready", "gauge", "1 once recovery is done, the queue open and the spool watched.");
+    m.sample("msgflash_ready", ready_ ? 1 : 0);
+
+    if (store::queue_reader* r = reader()) {
+        if (auto shape = r->shape()) {
+            m.family("msgflash_jobs", "gauge", "Jobs in the queue by account and state.");
+            for (const store::account_shape& a : *shape) {
+                const std::pair<std::string_view, std::int64_t> states[] = {
+                    {"waiting", a.counts.waiting},    {"ready", a.counts.ready},
+                    {"inflight", a.counts.inflight},  {"held", a.counts.held},
+                    {"sent", a.counts.sent},          {"failed", a.counts.failed},
+                    {"dead", a.counts.dead},          {"expired", a.counts.expired},
+                    {"cancelled", a.counts.cancelled}};
+                for (const auto& [state, n] : states) {
+                    m.sample("msgflash_jobs", {{"account", a.account}, {"state", state}},
+                             static_cast<double>(n));
+                }
+            }
+        }
+        if (auto holds = r->active_holds()) {
+            std::map<std::pair<std::string, std::string>, int> by;
+            for (const store::hold_info& h : *holds) {
+                ++by[{std::string(to_string(h.scope)), h.cause}];
+            }
+            m.family("msgflash_holds", "gauge", "Active holds by scope (key, number, batch) and cause.");
+            for (const auto& [k, n] : by) {
+                m.sample("msgflash_holds", {{"scope", k.first}, {"cause", k.second}}, n);
+            }
+        }
+    }
+
+    const engine::engine_stats& s = engine_.stats();
+    m.family("msgflash_requests_total", "counter", "Sends made to the API.");
+    m.sample("msgflash_requests_total", static_cast<double>(s.requests));
+    m.family("msgflash_sends_total", "counter", "Answers to sends by what they did to their job.");
+    const std::pair<std::string_view, std::uint64_t> outcomes[] = {
+        {"sent", s.sent}, {"failed", s.failed},       {"retried", s.retried},          {"dead", s.dead},
+        {"held", s.held}, {"ambiguous", s.ambiguous}, {"rate_limited", s.rate_limited}};
+    for (const auto& [outcome, n] : outcomes) {
+        m.sample("msgflash_sends_total", {{"outcome", outcome}}, static_cast<double>(n));
+    }
+    m.family("msgflash_api_errors_total", "counter", "Error answers to sends by the API's code.");
+    for (const auto& [code, n] : s.api_codes) {
+        m.sample("msgflash_api_errors_total", {{"code", code}}, static_cast<double>(n));
+    }
+    m.family("msgflash_rate_limited_total", "counter", "429 API_RATE_LIMIT_EXCEEDED answers.");
+    m.sample("msgflash_rate_limited_total", static_cast<double>(s.rate_limited));
+    m.family("msgflash_polls_total", "counter", "GET /instances and /instances/{id}/health polls.");
+    m.sample("msgflash_polls_total", static_cast<double>(s.polls));
+    m.family("msgflash_template_previews_total", "counter", "Template previews sent.");
+    m.sample("msgflash_template_previews_total", static_cast<double>(s.previews));
+    m.family("msgflash_breaker_opened_total", "counter", "Times a number's breaker opened.");
+    m.sample("msgflash_breaker_opened_total", static_cast<double>(s.breaker_opened));
+    m.family("msgflash_batches_held_total", "counter",
+             "Batches held by the batch breaker or a refused preview.");
+    m.sample("msgflash_batches_held_total", static_cast<double>(s.batches_held));
+    m.family("msgflash_pace_requests_per_second", "gauge", "Each key's current pace.");
+    for (const account_config& a : config_.accounts) {
+        m.sample("msgflash_pace_requests_per_second", {{"account", a.name}}, engine_.current_rate(a.name));
+    }
+
+    m.family("msgflash_ingested_files_total", "counter", "Spool files by outcome.");
+    m.sample("msgflash_ingested_files_total", {{"outcome", "accepted"}},
+             static_cast<double>(ingested_.accepted));
+    m.sample("msgflash_ingested_files_total", {{"outcome", "rejected"}},
+             static_cast<double>(ingested_.rejected));
+    m.family("msgflash_ingested_recipients_total", "counter", "Recipients queued from the spool.");
+    m.sample("msgflash_ingested_recipients_total", static_cast<double>(ingested_.recipients));
+    m.family("msgflash_ingest_rejections_total", "counter",
+             "Recipients left out of accepted files, by reason.");
+    m.sample("msgflash_ingest_rejections_total", {{"reason", "invalid"}},
+             static_cast<double>(ingested_.skipped));
+    m.sample("msgflash_ingest_rejections_total", {{"reason", "duplicate"}},
+             static_cast<double>(ingested_.duplicates));
+
+    const store::writer_stats w = store_.stats();
+    m.family("msgflash_store_commits_total", "counter", "Transactions the queue's writer committed.");
+    m.sample("msgflash_store_commits_total", static_cast<double>(w.commits));
+    m.family("msgflash_store_operations_total", "counter", "Operations the queue's writer ran.");
+    m.sample("msgflash_store_operations_total", static_cast<double>(w.ops));
+    m.family("msgflash_store_lost_groups_total", "counter", "Transactions that failed to commit.");
+    m.sample("msgflash_store_lost_groups_total", static_cast<double>(w.lost_groups));
+    return m.text();
+}
+
+asio::awaitable<admin::admin_reply> daemon_admin::control(admin::route r) {
+    using admin::route_kind;
+    const timestamp now = wall_now();
+    switch (r.kind) {
+        case route_kind::batch_pause:
+        case route_kind::batch_resume:
+        case route_kind::batch_cancel: {
+            store::store_result<store::batch_change_report> done = store::batch_change_report{};
+            if (r.kind == route_kind::batch_pause) {
+                auto op = submit(store_, store::pause_batch(r.subject, now));
+                done = co_await std::move(op);
+            } else if (r.kind == route_kind::batch_resume) {
+                auto op = submit(store_, store::resume_batch(r.subject, now));
+                done = co_await std::move(op);
+                engine_.forget_batch(r.subject);
+            } else {
+                auto op = submit(store_, store::cancel_batch(r.subject, now));
+                done = co_await std::move(op);
+            }
+            if (!done) {
+                co_return store_failure(done.error());
+            }
+            log_->info("admin: batch {} now {} ({} job(s) changed)", r.subject, to_string(done->state),
+                       done->jobs_changed);
+            co_return ok_reply({{"state", to_string(done->state)}, {"jobs_changed", done->jobs_changed}});
+        }
+        case route_kind::batch_retry: {
+            auto op = submit(store_, store::retry_batch(r.subject, now));
+            store::store_result<std::uint64_t> n = co_await std::move(op);
+            if (!n) {
+                co_return store_failure(n.error());
+            }
+            log_->info("admin: batch {}: {} job(s) back in line", r.subject, *n);
+            co_return ok_reply({{"jobs_changed", *n}});
+        }
+        case route_kind::retry_dead: {
+            store::queue_reader* rd = reader();
+            auto batches =
+                rd ? rd->batches()
+                   : store::store_result<std::vector<store::batch_info>>(
+                         boost::system::in_place_error, store::make_store_error(store::store_errc::closed));
+            if (!batches) {
+                co_return store_failure(batches.error());
+            }
+            std::uint64_t changed = 0;
+            std::uint64_t touched = 0;
+            for (const store::batch_info& b : *batches) {
+                if (b.counts.dead == 0 && b.counts.held == 0) {
+                    continue;
+                }
+                auto op = submit(store_, store::retry_batch(b.id, now));
+                store::store_result<std::uint64_t> n = co_await std::move(op);
+                if (n && *n > 0) {
+                    changed += *n;
+                    ++touched;
+                }
+            }
+            log_->info("admin: {} job(s) of {} batch(es) back in line", changed, touched);
+            co_return ok_reply({{"jobs_changed", changed}, {"batches", touched}});
+        }
+        case route_kind::account_resume:
+        case route_kind::instance_resume: {
+            const bool account = r.kind == route_kind::account_resume;
+            if (account ? config_.find_account(r.subject) == nullptr : false) {
+                co_return admin::error_reply(404, "NOT_FOUND",
+                                             "no account " + r.subject + " in the configuration");
+            }
+            auto op = submit(
+                store_, store::release_hold(account ? hold_scope::key : hold_scope::number, r.subject, now));
+            store::store_result<store::release_report> rel = co_await std::move(op);
+            if (!rel) {
+                co_return store_failure(rel.error());
+            }
+            if (account) {
+                engine_.resume_account(r.subject);
+            } else {
+                engine_.resume_number(r.subject);
+            }
+            log_->info("admin: {} {} resumed ({} job(s) back in line)", account ? "account" : "number",
+                       r.subject, rel->jobs_resumed);
+            co_return ok_reply({{"was_held", rel->was_held}, {"jobs_resumed", rel->jobs_resumed}});
+        }
+        case route_kind::reconcile:
+        case route_kind::campaign_pause:
+        case route_kind::campaign_resume:
+            co_return admin::error_reply(501, "NOT_IMPLEMENTED",
+                                         "not in this version of msgflashd (reconciliation and campaigns)");
+        default:
+            co_return admin::error_reply(404, "NOT_FOUND", "no such control call");
+    }
+}
+
+std::string load_or_create_admin_token(const std::filesystem::path& state_dir, std::string& error) {
+    const std::filesystem::path p = state_dir / "admin.token";
+    {
+        std::ifstream in(p);
+        std::string token;
+        if (in && std::getline(in, token) && token.size() >= 32) {
+            return token;
+        }
+    }
+    std::random_device rd;
+    std::string token;
+    for (int i = 0; i < 32; ++i) {
+        fmt::format_to(std::back_inserter(token), "{:02x}", static_cast<unsigned>(rd() & 0xff));
+    }
+    const std::filesystem::path tmp = state_dir / ".admin.token.tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        error = fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno));
+        return {};
+    }
+    const std::string line = token + "\n";
+    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                         ::fchmod(fd, 0640) == 0 && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || ::rename(tmp.c_str(), p.c_str()) != 0) {
+        error = fmt::format("cannot write {}: {}", p.string(), std::strerror(errno));
+        return {};
+    }
+    return token;
+}
+
+bool write_admin_address(const std::filesystem::path& state_dir, const std::string& address,
+                         std::string& error) {
+    const std::filesystem::path p = state_dir / "admin.address";
+    const std::filesystem::path tmp = state_dir / ".admin.address.tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << address << "\n";
+        if (!out.flush()) {
+            error = fmt::format("cannot write {}", tmp.string());
+            return false;
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, p, ec);
+    if (ec) {
+        error = fmt::format("cannot write {}: {}", p.string(), ec.message());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace msgflash::daemon
