@@ -95,6 +95,9 @@ std::string daemon_admin::metrics() {
              std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     m.family("msgflash_ready", "gauge", "1 once recovery is done, the queue open and the spool watched.");
     m.sample("msgflash_ready", ready_ ? 1 : 0);
+    m.family("msgflash_config_reloads_total", "counter", "SIGHUP reloads by result.");
+    m.sample("msgflash_config_reloads_total", {{"result", "ok"}}, static_cast<double>(reloads_ok_));
+    m.sample("msgflash_config_reloads_total", {{"result", "refused"}}, static_cast<double>(reloads_refused_));
 
     if (store::queue_reader* r = reader()) {
         if (auto shape = r->shape()) {
@@ -175,6 +178,21 @@ std::string daemon_admin::metrics() {
     m.sample("msgflash_store_operations_total", static_cast<double>(w.ops));
     m.family("msgflash_store_lost_groups_total", "counter", "Transactions that failed to commit.");
     m.sample("msgflash_store_lost_groups_total", static_cast<double>(w.lost_groups));
+    {
+        std::array<double, store::commit_latency_bounds_us.size()> upper{};
+        std::array<std::uint64_t, store::commit_latency_bounds_us.size()> cumulative{};
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < upper.size(); ++i) {
+            upper[i] = store::commit_latency_bounds_us[i] / 1e6;
+            seen += w.commit_latency[i];
+            cumulative[i] = seen;
+        }
+        const std::uint64_t total = seen + w.commit_latency.back();
+        m.family("msgflash_store_commit_seconds", "histogram",
+                 "How long the queue's COMMITs (WAL fsync) took.");
+        m.histogram("msgflash_store_commit_seconds", {}, upper, cumulative,
+                    static_cast<double>(w.commit_latency_sum_us) / 1e6, total);
+    }
     return m.text();
 }
 

@@ -43,6 +43,8 @@ class daemon_admin {
 
     admin::admin_handlers handlers();
     void set_ready() { ready_ = true; }
+    // A SIGHUP's outcome (msgflash_config_reloads_total).
+    void note_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_refused_); }
 
     std::string metrics();
     boost::asio::awaitable<admin::admin_reply> control(admin::route r);
@@ -58,6 +60,8 @@ class daemon_admin {
     std::optional<store::queue_reader> reader_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     bool ready_ = false;
+    std::uint64_t reloads_ok_ = 0;
+    std::uint64_t reloads_refused_ = 0;
 };
 
 // The admin token (docs/admin-api.md): <state dir>/admin.token, created with 32 random bytes in hex and mode

@@ -304,11 +304,13 @@ int app::run() {
         std::optional<loaded_config> fresh = reload_ ? reload_() : std::nullopt;
         if (!fresh) {
             log_->error("SIGHUP: the configuration or a key was refused; the running configuration stays");
+            admin_glue.note_reload(false);
             co_return;
         }
         const std::vector<std::string> names = account_names(fresh->cfg);
         if (names != account_names(config_)) {
             log_->error("SIGHUP: accounts were added or removed; that needs a restart. Nothing reloaded");
+            admin_glue.note_reload(false);
             co_return;
         }
         config next = fresh->cfg;
@@ -321,6 +323,7 @@ int app::run() {
             log_->warn("SIGHUP: settings other than the keys changed; they take effect at the next start");
         }
         sender.replace_keys(std::move(fresh->keys));
+        admin_glue.note_reload(true);
         log_->info("SIGHUP: keys reloaded for {} account(s)", names.size());
         for (const std::string& name : names) {
             store::release_hold lift(hold_scope::key, name, wall_now());

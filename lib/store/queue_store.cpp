@@ -1,5 +1,6 @@
 #include "store/queue_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -68,6 +69,19 @@ struct writer_impl {
     std::atomic<std::uint64_t> failed_ops{0};
     std::atomic<std::uint64_t> max_group{0};
     std::atomic<std::uint64_t> lost_groups{0};
+    std::array<std::atomic<std::uint64_t>, commit_latency_bounds_us.size() + 1> commit_latency{};
+    std::atomic<std::uint64_t> commit_latency_sum_us{0};
+
+    void note_commit(std::chrono::steady_clock::duration took) {
+        const auto us = static_cast<std::uint64_t>(
+            std::max<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count(), 0));
+        std::size_t b = 0;
+        while (b < commit_latency_bounds_us.size() && us > commit_latency_bounds_us[b]) {
+            ++b;
+        }
+        commit_latency[b].fetch_add(1, std::memory_order_relaxed);
+        commit_latency_sum_us.fetch_add(us, std::memory_order_relaxed);
+    }
 
     void setup() {
         db = connection(options.path, connection::mode::read_write_create);
@@ -289,7 +303,9 @@ struct writer_impl {
         if (!lost) {
             try {
                 ctx->before_commit();
+                const auto began = std::chrono::steady_clock::now();
                 ctx->prepared("COMMIT").run();
+                note_commit(std::chrono::steady_clock::now() - began);
             } catch (...) {
                 lost = current_error();
             }
@@ -413,6 +429,10 @@ writer_stats queue_store::stats() const noexcept {
     s.failed_ops = impl_->failed_ops.load();
     s.max_group = impl_->max_group.load();
     s.lost_groups = impl_->lost_groups.load();
+    for (std::size_t i = 0; i < s.commit_latency.size(); ++i) {
+        s.commit_latency[i] = impl_->commit_latency[i].load(std::memory_order_relaxed);
+    }
+    s.commit_latency_sum_us = impl_->commit_latency_sum_us.load(std::memory_order_relaxed);
     return s;
 }
 

@@ -2,6 +2,7 @@
 // never read from a clock inside the store.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,11 @@ struct recovery_report {
     std::size_t dead = 0;            // already at retry.max_attempts
 };
 
+// Upper bounds (µs) of the commit latency histogram's buckets (/metrics: msgflash_store_commit_seconds): from
+// a page-cache fsync to a slow disk's.
+inline constexpr std::array<std::uint32_t, 10> commit_latency_bounds_us{
+    250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 100'000, 250'000, 1'000'000};
+
 struct writer_stats {
     std::uint64_t groups = 0;       // transactions begun
     std::uint64_t commits = 0;      // transactions committed (counted by SQLite's commit hook)
@@ -70,6 +76,10 @@ struct writer_stats {
     std::uint64_t failed_ops = 0;   // operations rolled back to their savepoint
     std::uint64_t max_group = 0;    // the most operations one transaction carried
     std::uint64_t lost_groups = 0;  // transactions that failed to commit
+    // How long each COMMIT (the fsync of the WAL) took: per bucket of commit_latency_bounds_us, the last one
+    // for the slower ones, and the sum.
+    std::array<std::uint64_t, commit_latency_bounds_us.size() + 1> commit_latency{};
+    std::uint64_t commit_latency_sum_us = 0;
 };
 
 // ---- what the queue holds -------------------------------------------------------------------------------
@@ -234,8 +244,8 @@ struct job_result {
     // held: which hold. Without one the job is held alone with ambiguous_hold_reason, which only an
     // ambiguous attempt may ask for (retry.on_ambiguous = "hold").
     std::optional<hold_target> hold{};
-    bool count_send = false;                     // add one send to instance_id's minute/hour/day counters
-    std::optional<timestamp> reconcile_at{};     // sent: first delivery check (default: attempt.finished_at)
+    bool count_send = false;                  // add one send to instance_id's minute/hour/day counters
+    std::optional<timestamp> reconcile_at{};  // sent: first delivery check (default: attempt.finished_at)
     timestamp now{};
 };
 
