@@ -1,6 +1,8 @@
-# msgflashd container image: build and test in one stage, run from a small non-root runtime stage.
-# The build stage installs through scripts/install-deps, the same script the README uses, so CI exercises it.
+# msgflashd container image (docs/operations.md, "Docker"). No Docker engine runs in CI; scripts/check-install
+# exercises these steps instead: scripts/install --destdir, sysusers.d and tmpfiles.d on the staged files,
+# the runtime package list against the binary's libraries.
 
+# Build and test, with the packages the README's scripts/install-deps installs; stage the install.
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY scripts/install-deps scripts/install-deps
@@ -9,22 +11,26 @@ COPY . .
 RUN cmake --preset release -DMSGFLASH_BUILD_BENCH=OFF \
  && cmake --build --preset release \
  && ctest --preset release --label-exclude integration \
- && install -D -m 0755 build/release/daemon/msgflashd /out/usr/bin/msgflashd \
- && install -D -m 0644 config/msgflashd.toml /out/etc/msgflashd/msgflashd.toml
+ && scripts/install --binary build/release/daemon/msgflashd --destdir /out
 
+# Run: only the runtime packages (scripts/install-deps --runtime), the user, group and directories from the
+# same sysusers.d and tmpfiles.d files as a host install, as the non-root user msgflashd.
 FROM debian:bookworm-slim AS runtime
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tzdata libboost-json1.81.0 \
-      libboost-program-options1.81.0 libssl3 libsqlite3-0 libspdlog1.10 libfmt9 libtomlplusplus3 libsystemd0 \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system msgflash \
- && useradd --system --gid msgflash --home-dir /var/lib/msgflashd --shell /usr/sbin/nologin msgflashd \
- && install -d -o msgflashd -g msgflash -m 0750 /var/lib/msgflashd \
- && install -d -o msgflashd -g msgflash -m 0755 /var/spool/msgflashd \
- && install -d -o msgflashd -g msgflash -m 2770 /var/spool/msgflashd/incoming \
- && install -d -o msgflashd -g msgflash -m 0750 /var/spool/msgflashd/accepted /var/spool/msgflashd/rejected \
-      /var/spool/msgflashd/reports
+COPY scripts/install-deps /tmp/install-deps
+RUN /tmp/install-deps --runtime \
+ && rm -rf /var/lib/apt/lists/* /tmp/install-deps
 COPY --from=build /out/ /
+RUN systemd-sysusers /usr/lib/sysusers.d/msgflashd.conf \
+ && systemd-tmpfiles --create /usr/lib/tmpfiles.d/msgflashd.conf
+# Accounts without key_file/key_env read /run/secrets/<account> (Docker/Compose secrets), as under systemd
+# they read the credential of that name.
+ENV CREDENTIALS_DIRECTORY=/run/secrets
 USER msgflashd
+WORKDIR /var/lib/msgflashd
 VOLUME ["/var/spool/msgflashd", "/var/lib/msgflashd"]
-ENTRYPOINT ["/usr/bin/msgflashd", "--config", "/etc/msgflashd/msgflashd.toml"]
+# /healthz of the admin server on its default admin.listen (SPEC §9); change both together.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD curl -fsS --max-time 4 -o /dev/null http://127.0.0.1:9464/healthz || exit 1
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/msgflashd"]
+CMD ["--config", "/etc/msgflashd/msgflashd.toml"]

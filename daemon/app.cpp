@@ -21,6 +21,7 @@
 #include "api/api_client.hpp"
 #include "core/version.hpp"
 #include "daemon/admin_glue.hpp"
+#include "daemon/sd_notify.hpp"
 #include "engine/dispatch_engine.hpp"
 #include "engine/real_ports.hpp"
 #include "spool/spool_dirs.hpp"
@@ -41,6 +42,8 @@ constexpr int exit_failure = 1;
 // How often the store's upkeep runs (hold ends, expiry, counter pruning): a hold's end or an expiresAt is
 // acted on at most this late.
 constexpr std::chrono::seconds upkeep_interval{5};
+// How often systemd's STATUS= is refreshed (systemctl status shows it).
+constexpr std::chrono::milliseconds notify_status_interval{5000};
 
 spdlog::level::level_enum to_spdlog(log_level l) {
     switch (l) {
@@ -340,6 +343,16 @@ int app::run() {
             dispatcher.resume_account(name);
         }
     };
+    // systemd (Type=notify): READY=1 below, once recovered and watching; STATUS= and WATCHDOG=1 meanwhile.
+    systemd_notifier notifier(log_);
+    const std::vector<std::string> account_list = account_names(config_);
+    const auto status_now = [&] {
+        double pace = 0;
+        for (const std::string& a : account_list) {
+            pace += dispatcher.current_rate(a);
+        }
+        return status_line(dispatcher.stats(), pace, account_list.size());
+    };
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     std::function<void()> arm = [&] {
         signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -351,6 +364,7 @@ int app::run() {
             } else {
                 log_->info("{}: stopping (grace {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                            config_.shutdown_grace.count());
+                notifier.stopping("stopping: in-flight requests finishing; " + status_now());
                 dispatcher.stop();
             }
             arm();
@@ -361,6 +375,11 @@ int app::run() {
     asio::steady_timer upkeep_timer(io);
     bool upkeep_stop = false;
     asio::co_spawn(io, upkeep(*store, upkeep_timer, upkeep_stop, *log_), asio::detached);
+
+    asio::steady_timer notify_timer(io);
+    bool notify_stop = false;
+    asio::co_spawn(io, notify_loop(notifier, notify_timer, notify_stop, notify_status_interval, status_now),
+                   asio::detached);
 
     bool failed = false;
     asio::co_spawn(io, dispatcher.run(), [&](std::exception_ptr e) {
@@ -375,11 +394,15 @@ int app::run() {
         signals.cancel();
         upkeep_stop = true;
         upkeep_timer.cancel();
+        notify_stop = true;
+        notify_timer.cancel();
+        notifier.stopping(failed ? "stopping: the engine failed" : "stopping: " + status_now());
         client->shutdown();
         admin_server->stop();
     });
     watcher->start();
     admin_glue.set_ready();
+    notifier.ready(status_now());
     io.run();
     std::error_code ignored;
     std::filesystem::remove(state_dir / "admin.address", ignored);

@@ -51,7 +51,9 @@ TEST(ShippedConfig, ExampleAccountAndInstance) {
     const config& c = *r.value;
     ASSERT_EQ(c.accounts.size(), 1u);
     EXPECT_EQ(c.accounts[0].name, "shop");
-    EXPECT_EQ(c.accounts[0].key_env, "MSGFLASH_SHOP_KEY");
+    // The key comes from the systemd credential "shop" (LoadCredential= in systemd/msgflashd.service).
+    EXPECT_TRUE(c.accounts[0].key_env.empty());
+    EXPECT_TRUE(c.accounts[0].key_file.empty());
     EXPECT_EQ(c.accounts[0].rate, documented_rate_per_key);
     ASSERT_EQ(c.instances.size(), 1u);
     EXPECT_EQ(c.instances[0].account, "shop");
