@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -68,12 +71,6 @@ daemon_admin::daemon_admin(const config& cfg, store::queue_store& store, engine:
                            const ingest_counters& ingested, std::shared_ptr<spdlog::logger> log)
     : config_(cfg), store_(store), engine_(engine), ingested_(ingested), log_(std::move(log)) {}
 
-admin::admin_handlers daemon_admin::handlers() {
-    return {.ready = [this] { return ready_; },
-            .metrics = [this] { return metrics(); },
-            .control = [this](admin::route r) { return control(std::move(r)); }};
-}
-
 store::queue_reader* daemon_admin::reader() {
     if (!reader_) {
         auto r = store::queue_reader::open({.path = store_.options().path});
@@ -86,15 +83,23 @@ store::queue_reader* daemon_admin::reader() {
     return &*reader_;
 }
 
-std::string daemon_admin::metrics() {
-    admin::metrics_text m;
+namespace {
+
+void basic_metrics(admin::metrics_text& m, bool ready) {
     m.family("msgflash_build_info", "gauge", "The running msgflashd's version.");
     m.sample("msgflash_build_info", {{"version", version}}, 1);
+    m.family("msgflash_ready", "gauge", "1 once recovery is done, the queue open and the spool watched.");
+    m.sample("msgflash_ready", ready ? 1 : 0);
+}
+
+}  // namespace
+
+std::string daemon_admin::metrics(bool ready) {
+    admin::metrics_text m;
+    basic_metrics(m, ready);
     m.family("msgflash_uptime_seconds", "gauge", "Seconds since msgflashd started.");
     m.sample("msgflash_uptime_seconds",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-    m.family("msgflash_ready", "gauge", "1 once recovery is done, the queue open and the spool watched.");
-    m.sample("msgflash_ready", ready_ ? 1 : 0);
     m.family("msgflash_config_reloads_total", "counter", "SIGHUP reloads by result.");
     m.sample("msgflash_config_reloads_total", {{"result", "ok"}}, static_cast<double>(reloads_ok_));
     m.sample("msgflash_config_reloads_total", {{"result", "refused"}}, static_cast<double>(reloads_refused_));
@@ -286,6 +291,79 @@ asio::awaitable<admin::admin_reply> daemon_admin::control(admin::route r) {
         default:
             co_return admin::error_reply(404, "NOT_FOUND", "no such control call");
     }
+}
+
+admin_front::~admin_front() {
+    if (thread_.joinable()) {
+        asio::post(io_, [this] { server_->stop(); });
+        thread_.join();
+    }
+}
+
+bool admin_front::start(const listen_address& at, std::string token, std::string& error) {
+    std::error_code ec;
+    server_ = admin::admin_server::listen(io_.get_executor(), at, std::move(token), handlers(), ec);
+    if (!server_) {
+        error = fmt::format("cannot listen on {}: {}", at.to_string(), ec.message());
+        return false;
+    }
+    asio::co_spawn(io_, server_->run(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+    return true;
+}
+
+std::string admin_front::address() const {
+    return server_ ? server_->address() : std::string();
+}
+
+void admin_front::attach(asio::any_io_executor engine, daemon_admin* glue) {
+    const std::lock_guard lock(mutex_);
+    engine_ = std::move(engine);
+    glue_ = glue;
+}
+
+void admin_front::detach() {
+    const std::lock_guard lock(mutex_);
+    engine_ = {};
+    glue_ = nullptr;
+}
+
+admin::admin_handlers admin_front::handlers() {
+    // Metrics and control run on the engine's thread (co_spawn there, resumed back here): the engine and the
+    // store's reader are not shared between threads.
+    return {.ready = [this] { return ready_.load(); },
+            .metrics = [this]() -> asio::awaitable<std::string> {
+                std::unique_lock lock(mutex_);
+                daemon_admin* glue = glue_;
+                asio::any_io_executor engine = engine_;
+                lock.unlock();
+                if (glue == nullptr) {
+                    admin::metrics_text m;
+                    basic_metrics(m, ready_);
+                    co_return m.text();
+                }
+                const bool ready = ready_;
+                auto op = asio::co_spawn(
+                    engine,
+                    [glue, ready]() -> asio::awaitable<std::string> { co_return glue->metrics(ready); },
+                    asio::use_awaitable);
+                std::string text = co_await std::move(op);
+                co_return text;
+            },
+            .control = [this](admin::route r) -> asio::awaitable<admin::admin_reply> {
+                std::unique_lock lock(mutex_);
+                daemon_admin* glue = glue_;
+                asio::any_io_executor engine = engine_;
+                lock.unlock();
+                if (glue == nullptr) {
+                    co_return admin::error_reply(503, "STARTING", "msgflashd is starting: try again shortly");
+                }
+                auto op = asio::co_spawn(
+                    engine, [glue, r = std::move(r)]() mutable { return glue->control(std::move(r)); },
+                    asio::use_awaitable);
+                admin::admin_reply reply = co_await std::move(op);
+                co_return reply;
+            }};
 }
 
 std::string load_or_create_admin_token(const std::filesystem::path& state_dir, std::string& error) {

@@ -217,6 +217,28 @@ int app::run() {
     std::error_code dir_error;
     std::filesystem::create_directories(config_.queue.path.parent_path(), dir_error);
 
+    // The admin endpoint first (docs/admin-api.md): /healthz and /readyz answer during recovery. One that
+    // cannot listen stops the start: the address may be another msgflashd's, on the same queue.
+    const std::filesystem::path state_dir = config_.queue.path.parent_path();
+    std::string admin_error;
+    const std::string token = load_or_create_admin_token(state_dir, admin_error);
+    admin_front admin;
+    if (token.empty() || !admin.start(config_.admin.listen, token, admin_error)) {
+        log_->critical("admin: {}", admin_error);
+        return exit_failure;
+    }
+    if (!write_admin_address(state_dir, admin.address(), admin_error)) {
+        log_->warn("admin: {}; msgflashctl will use admin.listen", admin_error);
+    }
+    log_->info("admin: listening on {}", admin.address());
+    struct address_file_remover {
+        std::filesystem::path path;
+        ~address_file_remover() {
+            std::error_code ignored;
+            std::filesystem::remove(path, ignored);
+        }
+    } remove_address{state_dir / "admin.address"};
+
     auto opened = store::queue_store::open(store_options_from(config_, log_));
     if (!opened) {
         log_->critical("cannot open the queue {}: {}", config_.queue.path.string(), opened.error().message());
@@ -272,33 +294,8 @@ int app::run() {
     options.number_counts = number_counts_from(*store, config_, *log_);
     engine::dispatch_engine dispatcher(std::move(options), queue, sender, time);
 
-    // The admin endpoint (docs/admin-api.md). One that cannot listen stops the start: the address may be
-    // another msgflashd's, on the same queue.
-    const std::filesystem::path state_dir = config_.queue.path.parent_path();
-    std::string admin_error;
-    const std::string token = load_or_create_admin_token(state_dir, admin_error);
-    if (token.empty()) {
-        log_->critical("admin: {}", admin_error);
-        watcher.reset();
-        store->close();
-        return exit_failure;
-    }
     daemon_admin admin_glue(config_, *store, dispatcher, ingested, log_);
-    std::error_code admin_ec;
-    std::unique_ptr<admin::admin_server> admin_server = admin::admin_server::listen(
-        io.get_executor(), config_.admin.listen, token, admin_glue.handlers(), admin_ec);
-    if (!admin_server) {
-        log_->critical("admin: cannot listen on {}: {}", config_.admin.listen.to_string(),
-                       admin_ec.message());
-        watcher.reset();
-        store->close();
-        return exit_failure;
-    }
-    if (!write_admin_address(state_dir, admin_server->address(), admin_error)) {
-        log_->warn("admin: {}; msgflashctl will use admin.listen", admin_error);
-    }
-    log_->info("admin: listening on {}", admin_server->address());
-    asio::co_spawn(io, admin_server->run(), asio::detached);
+    admin.attach(io.get_executor(), &admin_glue);
 
     // SIGHUP: the configuration and keys again. A refused one changes nothing; a good one replaces the keys
     // and lifts every key hold (the operator's word that a key or subscription was fixed: a key still
@@ -398,14 +395,12 @@ int app::run() {
         notify_timer.cancel();
         notifier.stopping(failed ? "stopping: the engine failed" : "stopping: " + status_now());
         client->shutdown();
-        admin_server->stop();
+        admin.detach();
     });
     watcher->start();
-    admin_glue.set_ready();
+    admin.set_ready();
     notifier.ready(status_now());
     io.run();
-    std::error_code ignored;
-    std::filesystem::remove(state_dir / "admin.address", ignored);
     // The spool stops first (an ingest in progress is abandoned whole and redone at the next start), then
     // the store commits what is pending and closes.
     watcher->stop();

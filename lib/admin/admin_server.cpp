@@ -229,10 +229,14 @@ asio::awaitable<admin_reply> admin_server::answer(std::string_view method, std::
                 co_return text_reply(200, "ready\n");
             }
             co_return text_reply(503, "starting\n");
-        case route_kind::metrics:
-            co_return admin_reply{.status = 200,
-                                  .content_type = std::string(metrics_content_type),
-                                  .body = handlers_.metrics ? handlers_.metrics() : std::string()};
+        case route_kind::metrics: {
+            admin_reply rep{.status = 200, .content_type = std::string(metrics_content_type), .body = {}};
+            if (handlers_.metrics) {
+                auto op = handlers_.metrics();
+                rep.body = co_await std::move(op);
+            }
+            co_return rep;
+        }
         default:
             break;
     }

@@ -31,8 +31,8 @@ struct admin_reply {
 admin_reply error_reply(unsigned status, std::string_view code, std::string_view message);
 
 struct admin_handlers {
-    std::function<bool()> ready;           // /readyz
-    std::function<std::string()> metrics;  // /metrics, the text format
+    std::function<bool()> ready;                                   // /readyz
+    std::function<boost::asio::awaitable<std::string>()> metrics;  // /metrics, the text format
     // A control call, already authorised; runs on the server's executor.
     std::function<boost::asio::awaitable<admin_reply>(route)> control;
 };

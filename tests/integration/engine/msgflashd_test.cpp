@@ -700,5 +700,36 @@ TEST_F(MsgflashdTest, TheAdminEndpointServesHealthMetricsAndTokenGuardedControl)
     EXPECT_FALSE(fs::exists(dir_ / "admin.address")) << "a clean exit leaves no stale address";
 }
 
+TEST_F(MsgflashdTest, ReadyzSaysStartingUntilTheQueueIsRecoveredAndTheSpoolWatched) {
+    ingest(5);
+    // Another writer holds the queue: the daemon's recovery waits for it (busy timeout), its admin endpoint
+    // already answers.
+    store::connection blocker(db(), store::connection::mode::read_write_create);
+    blocker.exec("BEGIN EXCLUSIVE");
+    start_daemon();
+    std::string address;
+    ASSERT_TRUE(wait_for(
+        [&] { return std::getline(std::ifstream(dir_ / "admin.address") >> std::ws, address).good(); }, 10s));
+    test::client_options admin_options;
+    admin_options.port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+    test::http_client admin(admin_options);
+    EXPECT_EQ(admin.get("/healthz").status, 200u);
+    const auto starting = admin.get("/readyz");
+    EXPECT_EQ(starting.status, 503u) << starting.body;
+    EXPECT_NE(admin.get("/metrics").body.find("msgflash_ready 0"), std::string::npos);
+    std::string token;
+    std::getline(std::ifstream(dir_ / "admin.token"), token);
+    EXPECT_EQ(admin.post("/control/retry-dead", "", {{"Authorization", "Bearer " + token}}).status, 503u);
+
+    blocker.exec("COMMIT");
+    blocker.close();
+    ASSERT_TRUE(wait_for([&] { return admin.get("/readyz").status == 200u; }, 10s));
+    EXPECT_NE(admin.get("/metrics").body.find("msgflash_ready 1"), std::string::npos);
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 10; }, 30s)) << "sent " << counts().sent;
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+}
+
 }  // namespace
 }  // namespace msgflash::test
