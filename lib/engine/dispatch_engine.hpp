@@ -41,6 +41,7 @@
 #include "core/sending_window.hpp"
 #include "engine/engine_ports.hpp"
 #include "engine/result_decision.hpp"
+#include "engine/send_lateness.hpp"
 
 namespace spdlog {
 class logger;
@@ -95,6 +96,8 @@ struct engine_stats {
     std::uint64_t unclaimed = 0;
     std::uint64_t store_errors = 0;
     std::uint64_t polls = 0;  // instance and health polls sent
+    // Sends that left behind a slot the scheduler had set for them: how late (send_lateness.hpp).
+    lateness_histogram lateness{};
 };
 
 class dispatch_engine {
@@ -161,7 +164,9 @@ class dispatch_engine {
 
     boost::asio::awaitable<void> claim(std::size_t lane, std::size_t max_jobs);
     boost::asio::awaitable<std::shared_ptr<const batch_entry>> batch_for(std::int64_t rowid);
-    boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job);
+    // `slot`: when the scheduler's timer was set for it (none: it left as soon as it was claimed or
+    // answered).
+    boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job, std::optional<pace_time> slot);
     boost::asio::awaitable<void> apply(job_decision d);
     boost::asio::awaitable<void> unclaim(store::unclaim_request r);
     // Runs `task` beside the scheduler; run() does not end before it has.
