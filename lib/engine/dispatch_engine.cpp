@@ -205,7 +205,12 @@ asio::awaitable<void> dispatch_engine::run() {
     executor_ = co_await asio::this_coro::executor;
     const pace_time start = time_.steady_now();
     for (std::size_t i = 0; i < lanes_.size(); ++i) {
-        lanes_[i]->quiet_until = start + lanes_[i]->pacer.span();
+        // The keys' first sends spread over one spacing rather than all at the same instant: a thousand
+        // keys starting together put a thousand requests (and connection opens) on the wire at once, and
+        // the last of them arrive late enough behind their pacer slots to crowd the next window (429s).
+        const pace_duration stagger =
+            lanes_[i]->spacing * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(lanes_.size());
+        lanes_[i]->quiet_until = start + lanes_[i]->pacer.span() + stagger;
         mark(i);
     }
     log_->info("engine: dispatching for {} account(s)", lanes_.size());
