@@ -1,5 +1,6 @@
 #include "daemon/app.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <exception>
 #include <filesystem>
@@ -401,6 +402,13 @@ int app::run() {
     admin.set_ready();
     notifier.ready(status_now());
     io.run();
+    const engine::lateness_histogram& late = dispatcher.stats().lateness;
+    const auto ms = [](engine::lateness_histogram::duration d) {
+        return std::chrono::duration<double, std::milli>(d).count();
+    };
+    log_->info(
+        "engine: send lateness p50 {:.3f} ms p99 {:.3f} ms max {:.3f} ms ({} sends behind a pacer slot)",
+        ms(late.quantile(0.5)), ms(late.quantile(0.99)), ms(late.max()), late.count());
     // The spool stops first (an ingest in progress is abandoned whole and redone at the next start), then
     // the store commits what is pending and closes.
     watcher->stop();

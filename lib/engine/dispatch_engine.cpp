@@ -114,6 +114,8 @@ struct dispatch_engine::lane {
     // next burst, leaving on time, would land in the same window. The pacer's bound still caps every window.
     pace_duration spacing{};
     pace_time last_sent{};
+    // When the scheduler last set the key's timer for its next send (engine_stats::lateness).
+    std::optional<pace_time> send_slot{};
     // The instance monitor: the key's numbers seen in its claims, when their connection states are due
     // next, and when the key last had work (polls stop one interval after its work does).
     std::vector<std::string> numbers;
@@ -234,7 +236,12 @@ asio::awaitable<void> dispatch_engine::run() {
     executor_ = co_await asio::this_coro::executor;
     const pace_time start = time_.steady_now();
     for (std::size_t i = 0; i < lanes_.size(); ++i) {
-        lanes_[i]->quiet_until = start + lanes_[i]->pacer.span();
+        // The keys' first sends spread over one spacing rather than all at the same instant: a thousand
+        // keys starting together put a thousand requests (and connection opens) on the wire at once, and
+        // the last of them arrive late enough behind their pacer slots to crowd the next window (429s).
+        const pace_duration stagger =
+            lanes_[i]->spacing * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(lanes_.size());
+        lanes_[i]->quiet_until = start + lanes_[i]->pacer.span() + stagger;
         mark(i);
     }
     log_->info("engine: dispatching for {} account(s)", lanes_.size());
@@ -298,6 +305,7 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
         next = std::max({l.quiet_until, l.last_sent + l.spacing,
                          l.pacer.next_allowed(pnow, request_class::send), numbers_free.value_or(pnow)});
     }
+    l.send_slot = next;
     if (!l.claiming && l.window.size() <= low_water) {
         next = next ? std::min(*next, l.claim_after) : l.claim_after;
     }
@@ -433,7 +441,7 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
             number(p.instance_id).breaker.on_sent(now);
             p.sent_at = now;
         }
-        spawn(send_one(li, std::move(p)));
+        spawn(send_one(li, std::move(p), std::exchange(l.send_slot, std::nullopt)));
     }
     return std::nullopt;
 }
@@ -754,10 +762,14 @@ send_answer dispatch_engine::answer_of(const api::api_result<api::message_ref>& 
     return a;
 }
 
-asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p) {
+asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
+                                                std::optional<pace_time> slot) {
     lane& l = *lanes_[li];
     const timestamp started = time_.now();
     const pace_time left = time_.steady_now();
+    if (slot) {
+        stats_.lateness.add(left - std::min(*slot, left));
+    }
     send_answer answer;
     built_request built =
         build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);

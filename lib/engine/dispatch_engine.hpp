@@ -44,6 +44,7 @@
 #include "core/sending_window.hpp"
 #include "engine/engine_ports.hpp"
 #include "engine/result_decision.hpp"
+#include "engine/send_lateness.hpp"
 
 namespace spdlog {
 class logger;
@@ -110,6 +111,8 @@ struct engine_stats {
     std::uint64_t breaker_opened = 0;
     std::uint64_t batches_held = 0;  // by the batch breaker or a refused preview
     std::map<std::string, std::uint64_t, std::less<>> api_codes{};  // error answers to sends by API code
+    // Sends that left behind a slot the scheduler had set for them: how late (send_lateness.hpp).
+    lateness_histogram lateness{};
 };
 
 class dispatch_engine {
@@ -189,7 +192,9 @@ class dispatch_engine {
 
     boost::asio::awaitable<void> claim(std::size_t lane, std::size_t max_jobs);
     boost::asio::awaitable<std::shared_ptr<batch_entry>> batch_for(std::int64_t rowid);
-    boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job);
+    // `slot`: when the scheduler's timer was set for it (none: it left as soon as it was claimed or
+    // answered).
+    boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job, std::optional<pace_time> slot);
     boost::asio::awaitable<void> preview(std::size_t lane, std::shared_ptr<batch_entry> batch,
                                          api::send_request first);
     // Holds the batch in the store (cause, code) and gives its claimed jobs back.

@@ -365,11 +365,16 @@ namespace {
 // allocator, so the writer mallocs a lot. Nothing reads those statistics: turn them off, once, before SQLite
 // initializes (if something in the process already initialized it, the call fails and changes nothing).
 //
-// The statement journal (which also holds each operation's savepoint) stays in memory up to this size instead
-// of SQLite's 64 KiB: past that, every page a savepoint copies costs two write(2)s to a temporary file —
-// measured (bench/queue, strace) as five times the WAL's own writes. It is emptied when the operation's
-// savepoint is released, so it bounds memory per operation, not per queue.
-constexpr int statement_journal_spill_bytes = 4 << 20;
+// The statement journal (which also holds each operation's savepoint) stays in memory (-1: never spilled)
+// instead of going to a temporary file past SQLite's 64 KiB: spilled, every page a savepoint copies costs two
+// write(2)s — measured (bench/queue, strace) as five times the WAL's own writes. A spill limit of 4 MiB was
+// not enough either: in bench/scale (1,000 keys, so up to 512 results of as many accounts under one
+// savepoint, a few pages each) it spilled about once a second, and groups then failed with SQLITE_FULL
+// ("database or disk is full") with 77 GB free and no failing system call (strace -Z): 2,000 to 18,000
+// operations lost per minute in each of six runs, their results not recorded. Never spilled: none. Memory
+// stays bounded per group: at most max_group_ops operations share a savepoint, bulk commands are chunked and
+// an ingest runs without one. The journal is emptied when the savepoint is released.
+constexpr int statement_journal_spill_bytes = -1;
 
 void tune_sqlite_once() {
     static const int done = [] {

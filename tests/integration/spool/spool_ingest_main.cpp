@@ -1,5 +1,6 @@
-// msgflash-spool-ingest SPOOL_DIR DB_PATH: one scan of SPOOL_DIR/incoming/ into the queue at DB_PATH, each
-// file as the daemon would take it, then exit (0: every file accepted or rejected; 3: some left to retry).
+// msgflash-spool-ingest SPOOL_DIR DB_PATH [ACCOUNT...]: one scan of SPOOL_DIR/incoming/ into the queue at
+// DB_PATH, each file as the daemon would take it, then exit (0: every file accepted or rejected; 3: some left
+// to retry). The accounts batches may name: the ACCOUNTs given, else "shop". bench/scale fills its queue so.
 // The crash test kills it at random moments and runs it again; the daemon's own main is issue 5's.
 #include <chrono>
 #include <cstdio>
@@ -28,8 +29,8 @@ timestamp now_ms() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s SPOOL_DIR DB_PATH\n", argv[0]);
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s SPOOL_DIR DB_PATH [ACCOUNT...]\n", argv[0]);
         return exit_setup_failed;
     }
     auto logger = spdlog::stderr_logger_st("spool-ingest");
@@ -52,6 +53,9 @@ int main(int argc, char** argv) {
     }
     spool::ingester_options io;
     io.accounts = {"shop"};
+    if (argc > 3) {
+        io.accounts.assign(argv + 3, argv + argc);
+    }
     io.now = now_ms;
     io.logger = logger;
     spool::spool_ingester ingester(*dirs, **store, io);
