@@ -6,6 +6,7 @@
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -157,6 +158,25 @@ std::string daemon_admin::metrics(bool ready) {
     m.family("msgflash_batches_held_total", "counter",
              "Batches held by the batch breaker or a refused preview.");
     m.sample("msgflash_batches_held_total", static_cast<double>(s.batches_held));
+    const auto duration_histogram = [&](std::string_view name, std::string_view help,
+                                        const engine::lateness_histogram& h) {
+        std::vector<double> upper;
+        std::vector<std::uint64_t> cumulative;
+        h.each_octave(std::chrono::seconds(60), [&](std::chrono::microseconds at, std::uint64_t n) {
+            upper.push_back(static_cast<double>(at.count()) / 1e6);
+            cumulative.push_back(n);
+        });
+        m.family(name, "histogram", help);
+        m.histogram(name, {}, upper, cumulative, std::chrono::duration<double>(h.sum()).count(), h.count());
+    };
+    duration_histogram(
+        "msgflash_pacer_wait_seconds",
+        "From a job entering its key's window to its send leaving (the pacer's and its numbers' wait).",
+        s.pacer_wait);
+    duration_histogram("msgflash_send_lateness_seconds",
+                       "How late sends left behind the slot the scheduler set for them.", s.lateness);
+    duration_histogram("msgflash_request_latency_seconds", "From a send leaving to its answer.",
+                       s.answer_latency);
     m.family("msgflash_pace_requests_per_second", "gauge", "Each key's current pace.");
     for (const account_config& a : config_.accounts) {
         m.sample("msgflash_pace_requests_per_second", {{"account", a.name}}, engine_.current_rate(a.name));

@@ -93,7 +93,8 @@ struct dispatch_engine::pending_job {
     store::claimed_job job;
     std::shared_ptr<batch_entry> batch;
     std::string instance_id;
-    timestamp sent_at{};  // when it left (its number's breaker matches answers to openings by it)
+    timestamp sent_at{};     // when it left (its number's breaker matches answers to openings by it)
+    pace_time claimed_at{};  // when it entered the window (engine_stats::pacer_wait)
 };
 
 struct dispatch_engine::lane {
@@ -735,8 +736,11 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
         // A job not pinned to a number gets one when it leaves (send_ready: the least loaded that may send).
         std::string instance = j.instance_id;
         note_work(l, instance.empty() ? b->instance_ids : std::vector<std::string>{instance}, after);
-        l.window.push_back(
-            pending_job{.job = std::move(j), .batch = std::move(b), .instance_id = std::move(instance)});
+        l.window.push_back(pending_job{.job = std::move(j),
+                                       .batch = std::move(b),
+                                       .instance_id = std::move(instance),
+                                       .sent_at = {},
+                                       .claimed_at = after});
     }
     mark(li);
 }
@@ -770,6 +774,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
     if (slot) {
         stats_.lateness.add(left - std::min(*slot, left));
     }
+    stats_.pacer_wait.add(left - std::min(p.claimed_at, left));
     send_answer answer;
     built_request built =
         build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);
@@ -791,6 +796,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
     --inflight_;
     const timestamp finished = time_.now();
     const pace_time answered = time_.steady_now();
+    stats_.answer_latency.add(answered - left);
     send_context ctx{.job = std::move(p.job),
                      .account = l.account,
                      .instance_id = p.instance_id,

@@ -113,6 +113,8 @@ struct engine_stats {
     std::map<std::string, std::uint64_t, std::less<>> api_codes{};  // error answers to sends by API code
     // Sends that left behind a slot the scheduler had set for them: how late (send_lateness.hpp).
     lateness_histogram lateness{};
+    lateness_histogram answer_latency{};  // from a send leaving to its answer
+    lateness_histogram pacer_wait{};      // from a job entering its key's window to its send leaving
 };
 
 class dispatch_engine {

@@ -2,7 +2,7 @@
 // instant its next send may leave (quiet_until, last send + spacing, the pacer, the numbers' gates) and the
 // send leaves when the single timer and the event loop get to it. The difference is counted here, in fixed
 // log-scale buckets (four per octave of microseconds, so a quantile is within 19 % above the true one), with
-// no allocation per send.
+// no allocation per send. The engine keeps a second one for the answers' latency; /metrics exports both.
 #pragma once
 
 #include <algorithm>
@@ -22,7 +22,26 @@ class lateness_histogram {
         const std::uint64_t us = late.count() <= 0 ? 0 : static_cast<std::uint64_t>(late.count()) / 1'000;
         ++counts_[bucket_of(us)];
         ++count_;
+        sum_ += std::max(late, duration::zero());
         max_ = std::max(max_, late);
+    }
+
+    duration sum() const noexcept { return sum_; }
+    // For a Prometheus histogram: at the upper bound of each octave (microseconds 7, 15, 31, …) up to
+    // `through`, how many observations were at most that long — exact, the bounds are the buckets' own.
+    template <class F>
+    void each_octave(std::chrono::microseconds through, F&& f) const {
+        std::uint64_t seen = counts_[0] + counts_[1] + counts_[2] + counts_[3];
+        for (std::size_t b = 4; b < buckets - 1; ++b) {
+            seen += counts_[b];
+            if ((b - 4) % per_octave == per_octave - 1) {
+                const std::uint64_t upper = upper_of(b);
+                if (upper > static_cast<std::uint64_t>(through.count())) {
+                    return;
+                }
+                f(std::chrono::microseconds(upper), seen);
+            }
+        }
     }
 
     std::uint64_t count() const noexcept { return count_; }
@@ -72,6 +91,7 @@ class lateness_histogram {
 
     std::array<std::uint64_t, buckets> counts_{};
     std::uint64_t count_ = 0;
+    duration sum_{};
     duration max_{};
 };
 
