@@ -1,6 +1,7 @@
 // Ingest sessions: one transaction per file, idempotency on (batch, ref), conflicts on a batch id re-used
 // with other content, duplicates by `to`, aborts that leave nothing behind, several batches per file,
 // coroutines.
+#include <map>
 #include <set>
 #include <thread>
 
@@ -158,6 +159,81 @@ TEST_F(StoreIngest, ARepeatedNumberIsQueuedOnceUnlessDuplicatesAreAllowed) {
     auto r3 = s3->finish();
     ASSERT_TRUE(r3);
     EXPECT_EQ(r3->inserted, 2u);
+}
+
+TEST_F(StoreIngest, DuplicateNumbersAreFoundInMemoryAndPastItsBudget) {
+    // 30,000 jobs, one batch: exact repeats of an earlier job (already present), new refs with an earlier
+    // number (duplicates, also of numbers that are not E.164 and so live in the temp table), and new jobs;
+    // the repeats reach back across chunks and across the in-memory set's growth. With the default budget and
+    // with one so small that most numbers spill to the temp table, the verdicts are the same, and the same
+    // file again gives the same duplicates.
+    struct line {
+        std::string ref;
+        std::string to;
+    };
+    std::vector<line> file;
+    for (std::size_t i = 0; i < 30'000; ++i) {
+        const std::size_t back = 1 + (i * 7919) % std::max<std::size_t>(1, std::min<std::size_t>(i, 9'000));
+        if (i >= 10 && i % 10 == 0) {
+            file.push_back(file[i - back]);  // the same job again
+        } else if (i >= 10 && i % 10 == 3) {
+            file.push_back({"new-" + std::to_string(i), file[i - back].to});  // another ref, a known number
+        } else if (i % 10 == 7) {
+            file.push_back(
+                {"client-" + std::to_string(i), "client-number-" + std::to_string(i)});  // not E.164
+        } else {
+            file.push_back({"c-" + std::to_string(i), "+4479" + std::to_string(10'000'000 + i)});
+        }
+    }
+    // The model: a number first brought by another ref is a duplicate; otherwise a ref queued is present.
+    std::size_t inserted = 0;
+    std::size_t present = 0;
+    std::size_t duplicates = 0;
+    std::map<std::string, std::string> first_ref;
+    std::set<std::string> queued;
+    for (const line& l : file) {
+        const auto [it, first] = first_ref.emplace(l.to, l.ref);
+        if (!first && it->second != l.ref) {
+            ++duplicates;
+        } else if (queued.insert(l.ref).second) {
+            ++inserted;
+        } else {
+            ++present;
+        }
+    }
+    ASSERT_GT(duplicates, 1'000u);
+    ASSERT_GT(present, 1'000u);
+    for (const std::size_t seen_kib : {std::size_t{16 * 1024}, std::size_t{2}}) {
+        SCOPED_TRACE(seen_kib);
+        store_options o = options_for(db_);
+        o.ingest_seen_kib = seen_kib;
+        o.ingest_chunk_jobs = 1'000;
+        reopen(o);
+        const std::string id = "dups-" + std::to_string(seen_kib);
+        for (int pass = 0; pass < 2; ++pass) {
+            auto s = store_->begin_ingest({.now = t0});
+            const auto b = s->begin_batch(make_batch(id));
+            for (const line& l : file) {
+                s->add_job(b, job_spec{.ref = l.ref, .to = l.to});
+                if (s->should_flush()) {
+                    ASSERT_TRUE(s->flush());
+                }
+            }
+            auto r = s->finish();
+            ASSERT_TRUE(r) << r.error().message();
+            EXPECT_EQ(r->duplicates, duplicates);
+            if (pass == 0) {
+                EXPECT_EQ(r->inserted, inserted);
+                EXPECT_EQ(r->already_present, present);
+            } else {
+                EXPECT_EQ(r->inserted, 0u);
+                EXPECT_EQ(r->already_present, inserted + present);
+            }
+        }
+        auto info = store_->submit(get_batch{.id = id});
+        ASSERT_TRUE(info);
+        EXPECT_EQ(info->counts.total, static_cast<std::int64_t>(inserted));
+    }
 }
 
 TEST_F(StoreIngest, EveryRowIsCountedWhateverTheMixInAChunk) {
