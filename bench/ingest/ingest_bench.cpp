@@ -42,6 +42,8 @@ struct options {
     double target = default_target_per_s;
     double rss_target_mib = default_rss_target_mib;
     std::int64_t cache_kib = 0;  // 0: the store's default page cache
+    int runs = 1;                // ingests of the same file into fresh databases; the fastest is reported
+    bool import = true;          // --import 0: no sqlite3 .import (quick A/B of the ingest alone)
 };
 
 struct run_figures {
@@ -215,6 +217,10 @@ options parse(int argc, char** argv) {
             o.recipients = std::strtoull(v, nullptr, 10);
         } else if (k == "--target") {
             o.target = std::strtod(v, nullptr);
+        } else if (k == "--runs") {
+            o.runs = std::max(1, std::atoi(v));
+        } else if (k == "--import") {
+            o.import = std::string_view(v) != "0";
         } else if (k == "--cache-kib") {
             o.cache_kib = std::strtoll(v, nullptr, 10);
         } else if (k == "--rss-target-mib") {
@@ -226,7 +232,7 @@ options parse(int argc, char** argv) {
     if (o.dir.empty()) {
         throw std::runtime_error(
             "usage: msgflash-ingest-bench --dir WORK_DIR [--recipients N] [--target R/S] "
-            "[--rss-target-mib M] [--cache-kib K]");
+            "[--rss-target-mib M] [--cache-kib K] [--runs N] [--import 0|1]");
     }
     return o;
 }
@@ -251,11 +257,41 @@ int main(int argc, char** argv) try {
     std::printf("batch file: %zu recipients, %.1f MB\n", o.recipients,
                 static_cast<double>(fs::file_size(spool / "incoming" / "bench.json")) / 1e6);
 
-    const run_figures ours =
-        timed_child([&] { return ingest_child(spool, queue_db, o.recipients, o.cache_kib); });
-    if (!exited_ok(ours)) {
-        std::fprintf(stderr, "the ingest failed (status %d)\n", ours.status);
-        return 2;
+    run_figures ours;
+    for (int run = 0; run < o.runs; ++run) {
+        fs::remove(queue_db);
+        fs::remove(queue_db.string() + "-wal");
+        fs::remove(queue_db.string() + "-shm");
+        if (run > 0) {  // the ingester moved the file out of incoming/
+            for (const auto& e : fs::recursive_directory_iterator(spool)) {
+                if (e.is_regular_file() && e.path().filename() == "bench.json") {
+                    fs::rename(e.path(), spool / "incoming" / "bench.json");
+                    break;
+                }
+            }
+        }
+        const run_figures f =
+            timed_child([&] { return ingest_child(spool, queue_db, o.recipients, o.cache_kib); });
+        if (!exited_ok(f)) {
+            std::fprintf(stderr, "the ingest failed (status %d)\n", f.status);
+            return 2;
+        }
+        if (o.runs > 1) {
+            std::printf("ingest run %d: %.2f s, %.0f recipients/s, peak RSS %.1f MiB, CPU %.2f s\n", run + 1,
+                        f.seconds, static_cast<double>(o.recipients) / f.seconds, f.peak_rss_mib,
+                        f.cpu_seconds);
+        }
+        if (run == 0 || f.seconds < ours.seconds) {
+            ours = f;
+        }
+    }
+    const double ours_rate = static_cast<double>(o.recipients) / ours.seconds;
+    if (!o.import) {
+        std::printf(
+            "msgflash ingest: %.2f s, %.0f recipients/s, peak RSS %.1f MiB, CPU %.2f s (no .import)\n",
+            ours.seconds, ours_rate, ours.peak_rss_mib, ours.cpu_seconds);
+        std::printf("ingest_recipients_per_second: %.0f\n", ours_rate);
+        return ours_rate >= o.target && ours.peak_rss_mib <= o.rss_target_mib ? 0 : 1;
     }
     prepare_import(queue_db, csv, import_db);
     const std::string db_arg = import_db.string();
@@ -272,7 +308,6 @@ int main(int argc, char** argv) try {
         return 2;
     }
 
-    const double ours_rate = static_cast<double>(o.recipients) / ours.seconds;
     const double cli_rate = static_cast<double>(o.recipients) / cli.seconds;
     std::printf("%-44s %12s %14s %14s %12s\n", "", "seconds", "recipients/s", "peak RSS MiB", "CPU seconds");
     std::printf("%-44s %12.2f %14.0f %14.1f %12.2f\n", "msgflash ingest (parse, validate, render, queue)",
