@@ -657,6 +657,10 @@ class ingest_op final : public write_op {
     // A file's ingest is a transaction of its own: no savepoint, whose journal would copy every page it
     // touches; if it fails, the transaction is rolled back and it was alone in it.
     bool exclusive() const noexcept override { return true; }
+    // Its rows refer to the batch it just read or inserted, the batch's account and the batch's active hold,
+    // all read or created in this transaction: checking them again costs a parent lookup per reference per
+    // row.
+    bool references_checked_by_itself() const noexcept override { return true; }
 
     bool run(write_context& w) override {
         ingest_state state(w, o_);

@@ -334,6 +334,40 @@ TEST_F(StoreIngest, AnAbortedFileLeavesNothing) {
     EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs"), 5);
 }
 
+TEST_F(StoreIngest, ForeignKeysAreCheckedAgainAfterAnIngest) {
+    // The ingest runs with foreign keys off (its references are its own); every other write has them on,
+    // whether the ingest committed or failed.
+    auto references_checked = [&] {
+        return store_->submit([](write_context& w) {
+            statement st(w.handle(), "PRAGMA foreign_keys");
+            return st.step() ? st.int64(0) : -1;
+        });
+    };
+    auto orphan = [&] {
+        return store_->submit([](write_context& w) {
+            w.exec(
+                "INSERT INTO jobs(batch_id, ref, to_number, state, next_attempt_at, fair_seq, account_id, "
+                "priority, created_at, updated_at) VALUES (999, 'x', '+33600000001', 'ready', 0, 1, 999, 0, "
+                "0, "
+                "0)");
+        });
+    };
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("fk-ok"), 10));
+    auto on = references_checked();
+    ASSERT_TRUE(on);
+    EXPECT_EQ(*on, 1);
+    EXPECT_FALSE(orphan());  // a job of no batch is refused
+    auto s = store_->begin_ingest({.now = t0});
+    s->add_job(s->begin_batch(make_batch("fk-aborted")), make_job(1));
+    ASSERT_TRUE(s->flush());
+    s->abort("bad file");
+    ASSERT_FALSE(s->finish());
+    on = references_checked();
+    ASSERT_TRUE(on);
+    EXPECT_EQ(*on, 1);
+    EXPECT_FALSE(orphan());
+}
+
 TEST_F(StoreIngest, AStalledProducerTimesOut) {
     store_options o = options_for(db_);
     o.ingest_idle_timeout = 100ms;
