@@ -558,9 +558,11 @@ class ingest_state {
         const job_state state = pending_state_;
         std::size_t i = 0;
         while (i < rows_.size()) {
-            const std::size_t n = rows_.size() - i >= rows_per_insert ? rows_per_insert : 1;
-            statement& st = w_.prepared(n == rows_per_insert ? insert_sql(rows_per_insert).c_str()
-                                                             : insert_sql(1).c_str());
+            const std::size_t left = rows_.size() - i;
+            const std::size_t n = left >= rows_per_insert         ? rows_per_insert
+                                  : left >= rows_per_short_insert ? rows_per_short_insert
+                                                                  : 1;
+            statement& st = w_.prepared(insert_sql(n).c_str());
             st.bind(1, b.rowid)
                 .bind_static(2, to_string(state))
                 .bind(3, b.blocked.hold_id)
@@ -602,14 +604,18 @@ class ingest_state {
     }
 
   private:
-    static constexpr std::size_t rows_per_insert = 32;
+    // 128 rows a statement: a quarter of the per-statement work (reset, bindings, halt) of 32, measured 2 %
+    // of the writer's instructions; the tail of a run goes 16 then 1 at a time.
+    static constexpr std::size_t rows_per_insert = 128;
+    static constexpr std::size_t rows_per_short_insert = 16;
 
     // INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING for `rows` rows: ?1..?6 are the batch's (batch_id,
     // state, hold_id, hold_reason, account_id, now), then eight per row.
     static const std::string& insert_sql(std::size_t rows) {
         static const std::string many = make_insert_sql(rows_per_insert);
+        static const std::string some = make_insert_sql(rows_per_short_insert);
         static const std::string one = make_insert_sql(1);
-        return rows == 1 ? one : many;
+        return rows == rows_per_insert ? many : rows == rows_per_short_insert ? some : one;
     }
     static std::string make_insert_sql(std::size_t rows) {
         std::string q =
