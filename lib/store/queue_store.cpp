@@ -231,6 +231,21 @@ struct writer_impl {
         }
         std::vector<fate> fates(group.size(), fate::not_run);
         std::optional<store_error> lost;
+        // PRAGMA foreign_keys changes nothing inside a transaction: off before BEGIN, on again after it
+        // ended.
+        struct references_unchecked {
+            writer_impl* w = nullptr;
+            ~references_unchecked() {
+                if (w != nullptr) {
+                    w->exec_quietly("PRAGMA foreign_keys = ON");
+                }
+            }
+        } unchecked;
+        if (group.size() == 1 && group.front()->exclusive() &&
+            group.front()->references_checked_by_itself()) {
+            exec_quietly("PRAGMA foreign_keys = OFF");
+            unchecked.w = this;
+        }
         try {
             ctx->prepared("BEGIN IMMEDIATE").run();
         } catch (...) {

@@ -43,6 +43,10 @@ class write_op {
     virtual void complete() noexcept = 0;
     // Runs alone in its own transaction, without a savepoint (a large operation such as an ingest).
     virtual bool exclusive() const noexcept { return false; }
+    // An exclusive operation that writes only ids it has just read or created in its own transaction may run
+    // with foreign keys unchecked (a lookup per reference per row saved); the writer turns them back on
+    // after.
+    virtual bool references_checked_by_itself() const noexcept { return false; }
     // Operations with the same non-null key that follow each other in a group may run as one: run_together()
     // gets all of them (this one first) and sets each one's result, or throws — the writer then rolls back
     // and runs them one by one.

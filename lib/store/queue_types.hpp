@@ -48,6 +48,9 @@ struct store_options {
     std::size_t ingest_chunk_jobs = 2'048;
     std::size_t ingest_channel_chunks = 4;
     std::chrono::milliseconds ingest_idle_timeout{30'000};
+    // Memory for the duplicate-`to` check of one ingest (8 bytes per slot, about 1.5 million E.164 numbers in
+    // 16 MiB); numbers past it, and those that are not E.164, are remembered in a temporary table on disk.
+    std::size_t ingest_seen_kib = 16 * 1024;
     // Bulk changes (pause, cancel, release, retry, expire) move at most this many jobs per transaction, so
     // that dispatch never waits long behind them.
     std::size_t bulk_chunk_jobs = 5'000;

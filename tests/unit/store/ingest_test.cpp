@@ -1,6 +1,7 @@
 // Ingest sessions: one transaction per file, idempotency on (batch, ref), conflicts on a batch id re-used
 // with other content, duplicates by `to`, aborts that leave nothing behind, several batches per file,
 // coroutines.
+#include <map>
 #include <set>
 #include <thread>
 
@@ -160,6 +161,81 @@ TEST_F(StoreIngest, ARepeatedNumberIsQueuedOnceUnlessDuplicatesAreAllowed) {
     EXPECT_EQ(r3->inserted, 2u);
 }
 
+TEST_F(StoreIngest, DuplicateNumbersAreFoundInMemoryAndPastItsBudget) {
+    // 30,000 jobs, one batch: exact repeats of an earlier job (already present), new refs with an earlier
+    // number (duplicates, also of numbers that are not E.164 and so live in the temp table), and new jobs;
+    // the repeats reach back across chunks and across the in-memory set's growth. With the default budget and
+    // with one so small that most numbers spill to the temp table, the verdicts are the same, and the same
+    // file again gives the same duplicates.
+    struct line {
+        std::string ref;
+        std::string to;
+    };
+    std::vector<line> file;
+    for (std::size_t i = 0; i < 30'000; ++i) {
+        const std::size_t back = 1 + (i * 7919) % std::max<std::size_t>(1, std::min<std::size_t>(i, 9'000));
+        if (i >= 10 && i % 10 == 0) {
+            file.push_back(file[i - back]);  // the same job again
+        } else if (i >= 10 && i % 10 == 3) {
+            file.push_back({"new-" + std::to_string(i), file[i - back].to});  // another ref, a known number
+        } else if (i % 10 == 7) {
+            file.push_back(
+                {"client-" + std::to_string(i), "client-number-" + std::to_string(i)});  // not E.164
+        } else {
+            file.push_back({"c-" + std::to_string(i), "+4479" + std::to_string(10'000'000 + i)});
+        }
+    }
+    // The model: a number first brought by another ref is a duplicate; otherwise a ref queued is present.
+    std::size_t inserted = 0;
+    std::size_t present = 0;
+    std::size_t duplicates = 0;
+    std::map<std::string, std::string> first_ref;
+    std::set<std::string> queued;
+    for (const line& l : file) {
+        const auto [it, first] = first_ref.emplace(l.to, l.ref);
+        if (!first && it->second != l.ref) {
+            ++duplicates;
+        } else if (queued.insert(l.ref).second) {
+            ++inserted;
+        } else {
+            ++present;
+        }
+    }
+    ASSERT_GT(duplicates, 1'000u);
+    ASSERT_GT(present, 1'000u);
+    for (const std::size_t seen_kib : {std::size_t{16 * 1024}, std::size_t{2}}) {
+        SCOPED_TRACE(seen_kib);
+        store_options o = options_for(db_);
+        o.ingest_seen_kib = seen_kib;
+        o.ingest_chunk_jobs = 1'000;
+        reopen(o);
+        const std::string id = "dups-" + std::to_string(seen_kib);
+        for (int pass = 0; pass < 2; ++pass) {
+            auto s = store_->begin_ingest({.now = t0});
+            const auto b = s->begin_batch(make_batch(id));
+            for (const line& l : file) {
+                s->add_job(b, job_spec{.ref = l.ref, .to = l.to});
+                if (s->should_flush()) {
+                    ASSERT_TRUE(s->flush());
+                }
+            }
+            auto r = s->finish();
+            ASSERT_TRUE(r) << r.error().message();
+            EXPECT_EQ(r->duplicates, duplicates);
+            if (pass == 0) {
+                EXPECT_EQ(r->inserted, inserted);
+                EXPECT_EQ(r->already_present, present);
+            } else {
+                EXPECT_EQ(r->inserted, 0u);
+                EXPECT_EQ(r->already_present, inserted + present);
+            }
+        }
+        auto info = store_->submit(get_batch{.id = id});
+        ASSERT_TRUE(info);
+        EXPECT_EQ(info->counts.total, static_cast<std::int64_t>(inserted));
+    }
+}
+
 TEST_F(StoreIngest, EveryRowIsCountedWhateverTheMixInAChunk) {
     // Runs of jobs change batch and initial state often, refs repeat inside one multi-row INSERT, and
     // explicit refs make the duplicate check read the jobs table between buffered rows.
@@ -256,6 +332,40 @@ TEST_F(StoreIngest, AnAbortedFileLeavesNothing) {
     store_.reset();
     EXPECT_EQ(scalar(db_, "SELECT count(*) FROM batches"), 1);
     EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs"), 5);
+}
+
+TEST_F(StoreIngest, ForeignKeysAreCheckedAgainAfterAnIngest) {
+    // The ingest runs with foreign keys off (its references are its own); every other write has them on,
+    // whether the ingest committed or failed.
+    auto references_checked = [&] {
+        return store_->submit([](write_context& w) {
+            statement st(w.handle(), "PRAGMA foreign_keys");
+            return st.step() ? st.int64(0) : -1;
+        });
+    };
+    auto orphan = [&] {
+        return store_->submit([](write_context& w) {
+            w.exec(
+                "INSERT INTO jobs(batch_id, ref, to_number, state, next_attempt_at, fair_seq, account_id, "
+                "priority, created_at, updated_at) VALUES (999, 'x', '+33600000001', 'ready', 0, 1, 999, 0, "
+                "0, "
+                "0)");
+        });
+    };
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("fk-ok"), 10));
+    auto on = references_checked();
+    ASSERT_TRUE(on);
+    EXPECT_EQ(*on, 1);
+    EXPECT_FALSE(orphan());  // a job of no batch is refused
+    auto s = store_->begin_ingest({.now = t0});
+    s->add_job(s->begin_batch(make_batch("fk-aborted")), make_job(1));
+    ASSERT_TRUE(s->flush());
+    s->abort("bad file");
+    ASSERT_FALSE(s->finish());
+    on = references_checked();
+    ASSERT_TRUE(on);
+    EXPECT_EQ(*on, 1);
+    EXPECT_FALSE(orphan());
 }
 
 TEST_F(StoreIngest, AStalledProducerTimesOut) {
