@@ -67,16 +67,6 @@ std::optional<store::queue_reader> open_queue(const context& ctx) {
 
 std::vector<batch_estimate> estimate_batches(const config& cfg, std::span<const store::batch_info> batches,
                                              std::span<const store::hold_info> holds, timestamp now) {
-    std::map<std::string, std::size_t> per_account;
-    std::map<std::string, std::size_t> per_number;
-    for (const auto& b : batches) {
-        if (in_flight(b)) {
-            ++per_account[b.account];
-            for (const auto& n : b.instance_ids) {
-                ++per_number[n];
-            }
-        }
-    }
     auto held = [&](hold_scope scope, const std::string& subject) {
         for (const auto& h : holds) {
             if (h.scope == scope && h.subject == subject) {
@@ -85,6 +75,17 @@ std::vector<batch_estimate> estimate_batches(const config& cfg, std::span<const 
         }
         return false;
     };
+    // Batches that take a share of their account's pace and of their numbers' caps: those that can send.
+    std::map<std::string, std::size_t> per_account;
+    std::map<std::string, std::size_t> per_number;
+    for (const auto& b : batches) {
+        if (in_flight(b) && !held(hold_scope::key, b.account) && !held(hold_scope::batch, b.id)) {
+            ++per_account[b.account];
+            for (const auto& n : b.instance_ids) {
+                ++per_number[n];
+            }
+        }
+    }
     std::vector<batch_estimate> out;
     out.reserve(batches.size());
     for (const auto& b : batches) {

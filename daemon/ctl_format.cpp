@@ -160,7 +160,14 @@ std::string rate_text(std::optional<double> per_second) {
     if (!per_second || !std::isfinite(*per_second)) {
         return "-";
     }
-    return fmt::format("{:.1f}/s", *per_second);
+    // Slow numbers (a cap of a few hundred a day) would all read "0.0/s": a unit that shows them.
+    if (*per_second >= 1 || *per_second <= 0) {
+        return fmt::format("{:.1f}/s", *per_second);
+    }
+    if (*per_second * 60 >= 1) {
+        return fmt::format("{:.1f}/min", *per_second * 60);
+    }
+    return fmt::format("{:.1f}/h", *per_second * 3600);
 }
 
 std::string progress_line(std::int64_t done, std::int64_t total, std::optional<double> rate,

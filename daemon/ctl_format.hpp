@@ -55,7 +55,7 @@ inline constexpr std::array<std::string_view, 9> export_columns{
 std::string short_duration(std::chrono::seconds d);
 // "2026-11-27T07:00:00Z" (seconds, UTC).
 std::string utc_time(timestamp t);
-// "12.3/s" for a rate of jobs per second; "-" for none.
+// "12.3/s" for a rate of jobs per second ("3.0/min", "4.2/h" below one a second); "-" for none.
 std::string rate_text(std::optional<double> per_second);
 
 // One line of `watch`'s live display: "[#####.....]  432/1000  43.2%  12.0/s  ETA 47s". `width` is the

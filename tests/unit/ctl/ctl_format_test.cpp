@@ -60,6 +60,9 @@ TEST(CtlTimes, UtcSeconds) {
     EXPECT_EQ(utc_time(from_millis(1'795'766'400'999)), "2026-11-27T08:00:00Z");
     EXPECT_EQ(rate_text(12.34), "12.3/s");
     EXPECT_EQ(rate_text(std::nullopt), "-");
+    EXPECT_EQ(rate_text(0.05), "3.0/min");
+    EXPECT_EQ(rate_text(1000.0 / 86400.0), "41.7/h");
+    EXPECT_EQ(rate_text(0.0), "0.0/s");
 }
 
 TEST(CtlProgress, BarFillsWithTheShareDone) {
