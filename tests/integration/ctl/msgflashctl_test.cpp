@@ -3,13 +3,16 @@
 // in this test (loopback, port 0, admin.address and admin.token in the state dir) that checks the method,
 // the path and the Bearer token and answers as docs/admin-api.md says.
 #include <atomic>
+#include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <signal.h>
 #include <spawn.h>
 #include <sstream>
 #include <string>
@@ -42,6 +45,8 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view shop_number = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 constexpr std::string_view hostile_ref = "x,\"y\" z";
+// How often the test looks at a running msgflashctl (a poll bounded by a deadline).
+constexpr auto poll_interval = 20ms;
 // A token that looks like admin.token's (hex), not like an API key.
 constexpr std::string_view admin_token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -143,6 +148,10 @@ class MsgflashctlTest : public ::testing::Test {
         write_config("127.0.0.1:0");
     }
     ~MsgflashctlTest() override {
+        if (std::getenv("MSGFLASHCTL_TEST_KEEP") != nullptr) {  // to look at the queue and files afterwards
+            std::cerr << "kept " << dir_ << "\n";
+            return;
+        }
         std::error_code ec;
         fs::remove_all(dir_, ec);
     }
@@ -286,8 +295,8 @@ per_hour = 360
         return r;
     }
 
-    // Runs msgflashctl --config <ours> ARGS..., stdout and stderr to files (never a terminal).
-    run_result ctl(std::vector<std::string> args, bool with_config = true) {
+    // Starts msgflashctl --config <ours> ARGS..., stdout and stderr to files (never a terminal).
+    pid_t spawn_ctl(std::vector<std::string> args, bool with_config = true) {
         std::vector<std::string> argv{MSGFLASHCTL_PATH};
         if (with_config) {
             argv.push_back("--config");
@@ -299,26 +308,49 @@ per_hour = 360
             cargv.push_back(a.data());
         }
         cargv.push_back(nullptr);
-        const std::string out = (dir_ / "out.txt").string();
+        const std::string out = out_path().string();
         const std::string err = (dir_ / "err.txt").string();
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         pid_t pid = 0;
-        run_result r;
         const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) {
             ADD_FAILURE() << "posix_spawn: " << rc;
+            return -1;
+        }
+        return pid;
+    }
+
+    fs::path out_path() const { return dir_ / "out.txt"; }
+
+    // Waits for the process (killed after `limit`) and collects its exit code and output.
+    run_result finish(pid_t pid, std::chrono::milliseconds limit = 60s) {
+        run_result r;
+        if (pid <= 0) {
             return r;
         }
         int status = 0;
-        ::waitpid(pid, &status, 0);
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (::waitpid(pid, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                ADD_FAILURE() << "msgflashctl did not exit within " << limit.count() << " ms";
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, &status, 0);
+                break;
+            }
+            std::this_thread::sleep_for(poll_interval);
+        }
         r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        r.out = slurp(out);
-        r.err = slurp(err);
+        r.out = slurp(out_path());
+        r.err = slurp(dir_ / "err.txt");
         return r;
+    }
+
+    run_result ctl(std::vector<std::string> args, bool with_config = true) {
+        return finish(spawn_ctl(std::move(args), with_config));
     }
 
     json::value ctl_json(std::vector<std::string> args) {
@@ -517,6 +549,51 @@ TEST_F(MsgflashctlTest, WatchEndsWhenTheBatchHasNothingPending) {
     EXPECT_EQ(r.out.find('\r'), std::string::npos);  // not a terminal: plain lines, no bar
     EXPECT_EQ(ctl({"watch", "nope"}).exit_code, 1);
     EXPECT_EQ(ctl({"watch", "done-b", "--interval", "soon"}).exit_code, 2);
+}
+
+TEST_F(MsgflashctlTest, WatchPrintsALineEachIntervalUntilTheLastJobEnds) {
+    build_queue();
+    store::store_options o;
+    o.path = db();
+    o.now = wall_now();
+    auto opened = store::queue_store::open(o);
+    ASSERT_TRUE(opened) << opened.error().message();
+    auto& q = **opened;
+    {
+        auto s = q.begin_ingest(
+            {.now = wall_now(), .on_conflict = store::conflict_policy::reject_file, .source = "t"});
+        batch_spec b;
+        b.id = "live-b";
+        b.account = "club";
+        b.message_json = R"({"type":"text","body":"Hi"})";
+        const auto bi = s->begin_batch(b);
+        job_spec j;
+        j.ref = "one";
+        j.to = "+33640000000";
+        s->add_job(bi, std::move(j));
+        ASSERT_TRUE(s->finish());
+    }
+    const pid_t pid = spawn_ctl({"watch", "live-b", "--interval", "50ms"});
+    // Its first line says nothing is done yet; then the job is sent and watch ends by itself.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (slurp(out_path()).find("0/1 done") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(poll_interval);
+    }
+    auto c = q.submit(
+        store::claim_jobs{store::claim_request{.account = "club", .max_jobs = 1, .now = wall_now()}});
+    ASSERT_TRUE(c);
+    ASSERT_EQ(c->jobs.size(), 1u);
+    ASSERT_TRUE(q.submit(store::record_result{sent(c->jobs[0], wall_now())}));
+    auto r = finish(pid);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto first = r.out.find("live-b: 0/1 done (sent 0, failed 0, pending 1)");
+    const auto last = r.out.find("live-b: 1/1 done (sent 1, failed 0, pending 0)");
+    EXPECT_NE(first, std::string::npos) << r.out;
+    ASSERT_NE(last, std::string::npos) << r.out;
+    EXPECT_LT(first, last);
+    EXPECT_EQ(r.out.find("live-b:", last + 1), std::string::npos) << "nothing after the last line";
+    q.close();
 }
 
 constexpr std::string_view good_batch = R"({"batch":"new-batch","account":"shop",
