@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -67,28 +68,35 @@ std::string slurp(const fs::path& p) {
     return s.str();
 }
 
-// The in-test admin endpoint: one request per connection, each recorded, answered by `answer`.
-class admin_server {
-  public:
-    struct request {
-        std::string method;
-        std::string target;
-        std::string authorization;
-    };
-    using answer_fn = std::function<std::pair<unsigned, std::string>(const request&)>;
+struct admin_request {
+    std::string method;
+    std::string target;
+    std::string authorization;
+};
+using admin_answer_fn = std::function<std::pair<unsigned, std::string>(const admin_request&)>;
 
-    explicit admin_server(answer_fn answer)
-        : answer_(std::move(answer)), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+// The in-test admin endpoint over TCP loopback or a unix socket: one request per connection, each recorded,
+// answered by `answer`.
+template <typename Protocol>
+class basic_admin_server {
+  public:
+    using request = admin_request;
+    using answer_fn = admin_answer_fn;
+
+    basic_admin_server(answer_fn answer, typename Protocol::endpoint at)
+        : answer_(std::move(answer)), acceptor_(io_, at) {
         thread_ = std::thread([this] { serve(); });
     }
-    ~admin_server() {
+    ~basic_admin_server() {
         stop_ = true;
         boost::system::error_code ec;
-        asio::ip::tcp::socket poke(io_);
+        typename Protocol::socket poke(io_);
         poke.connect(acceptor_.local_endpoint(), ec);  // wakes the blocking accept
         thread_.join();
     }
-    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    std::uint16_t local_port() const requires std::is_same_v<Protocol, asio::ip::tcp> {
+        return acceptor_.local_endpoint().port();
+    }
     std::vector<request> seen() {
         std::lock_guard lock(mutex_);
         return seen_;
@@ -98,7 +106,7 @@ class admin_server {
     void serve() {
         while (!stop_) {
             boost::system::error_code ec;
-            asio::ip::tcp::socket s(io_);
+            typename Protocol::socket s(io_);
             acceptor_.accept(s, ec);
             if (ec || stop_) {
                 continue;
@@ -121,17 +129,24 @@ class admin_server {
             res.body() = body;
             res.prepare_payload();
             http::write(s, res, ec);
-            s.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+            s.shutdown(Protocol::socket::shutdown_both, ec);
         }
     }
 
     answer_fn answer_;
     asio::io_context io_;
-    asio::ip::tcp::acceptor acceptor_;
+    typename Protocol::acceptor acceptor_;
     std::atomic<bool> stop_{false};
     std::mutex mutex_;
     std::vector<request> seen_;
     std::thread thread_;
+};
+
+class admin_server : public basic_admin_server<asio::ip::tcp> {
+  public:
+    explicit admin_server(answer_fn answer)
+        : basic_admin_server(std::move(answer), {asio::ip::make_address("127.0.0.1"), 0}) {}
+    std::uint16_t port() { return local_port(); }
 };
 
 class MsgflashctlTest : public ::testing::Test {
@@ -759,6 +774,27 @@ TEST_F(MsgflashctlTest, ControlVerbsPostToTheAdminEndpointWithTheToken) {
     auto wrong = ctl({"pause", "hostile"});
     EXPECT_EQ(wrong.exit_code, 1);
     EXPECT_NE(wrong.err.find("UNAUTHORIZED"), std::string::npos) << wrong.err;
+}
+
+TEST_F(MsgflashctlTest, ControlOverAUnixSocketNamedInAdminAddress) {
+    const fs::path sock = dir_ / "state" / "admin.sock";
+    basic_admin_server<asio::local::stream_protocol> server(
+        [](const admin_request& r) -> std::pair<unsigned, std::string> {
+            if (r.method == "POST" && r.target == "/control/batches/hostile/cancel") {
+                return {200, R"({"ok":true,"state":"cancelled","jobs_changed":1})"};
+            }
+            return {404, R"({"error":{"code":"NOT_FOUND","message":"no such batch"}})"};
+        },
+        asio::local::stream_protocol::endpoint(sock.string()));
+    // No token file: over the unix socket the daemon needs none (the socket's mode decides).
+    std::ofstream(dir_ / "state" / "admin.address") << "unix:" << sock.string() << "\n";
+    auto r = ctl({"cancel", "hostile"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("state=cancelled"), std::string::npos) << r.out;
+    const auto seen = server.seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].target, "/control/batches/hostile/cancel");
+    EXPECT_TRUE(seen[0].authorization.empty());
 }
 
 TEST_F(MsgflashctlTest, AnUnreachableDaemonIsAFailure) {
