@@ -10,6 +10,7 @@ RUN cmake --preset release -DMSGFLASH_BUILD_BENCH=OFF \
  && cmake --build --preset release \
  && ctest --preset release --label-exclude integration \
  && install -D -m 0755 build/release/daemon/msgflashd /out/usr/bin/msgflashd \
+ && install -D -m 0755 build/release/daemon/msgflashctl /out/usr/bin/msgflashctl \
  && install -D -m 0644 config/msgflashd.toml /out/etc/msgflashd/msgflashd.toml
 
 FROM debian:bookworm-slim AS runtime
