@@ -120,14 +120,14 @@ int run_batches(const context& ctx) {
     }
     const std::size_t limit =
         ctx.cmd.option("--limit") ? std::stoul(*ctx.cmd.option("--limit")) : default_batch_limit;
-    auto all = reader->batches(limit);
+    // Estimates see every batch in flight (they share their account's pace), whatever is shown.
+    auto all = reader->batches(std::max(limit, batches_considered));
     auto holds = reader->active_holds();
     if (!all || !holds) {
         fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n",
                    (!all ? all.error() : holds.error()).message());
         return exit_failure;
     }
-    // Estimates see every batch in flight (they share their account's pace), whatever is shown.
     const auto estimates = estimate_batches(ctx.cfg, *all, *holds, ctx.now);
     const auto account = ctx.cmd.option("--account");
     std::vector<std::size_t> shown;
@@ -135,6 +135,9 @@ int run_batches(const context& ctx) {
         const auto& b = (*all)[i];
         if ((account && b.account != *account) || (!ctx.cmd.flag("--all") && b.finished_at)) {
             continue;
+        }
+        if (shown.size() == limit) {
+            break;
         }
         shown.push_back(i);
     }

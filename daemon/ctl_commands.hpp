@@ -28,6 +28,9 @@ struct context {
     bool out_is_terminal = false;
 };
 
+// The newest batches an estimate looks at to know how many share an account's pace and a number's caps.
+inline constexpr std::size_t batches_considered = 10'000;
+
 // The queue, read-only; prints why and returns nullopt when it cannot be opened.
 std::optional<store::queue_reader> open_queue(const context& ctx);
 

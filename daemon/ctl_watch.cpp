@@ -1,6 +1,8 @@
 // `watch BATCH`: the batch's progress until its last job ends — a live bar redrawn in place on a terminal,
 // one plain line per interval otherwise (logs, pipes). The rate is measured between samples; until it shows,
 // the ETA comes from the pace the caps allow (as `batches` computes it).
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <thread>
 
@@ -20,8 +22,6 @@ namespace {
 constexpr auto terminal_interval = std::chrono::seconds{1};
 constexpr auto plain_interval = std::chrono::seconds{10};
 constexpr std::size_t bar_width = 30;
-// The batches the estimate looks at to know how many share the account's pace.
-constexpr std::size_t batches_considered = 1'000;
 
 volatile std::sig_atomic_t interrupted = 0;
 

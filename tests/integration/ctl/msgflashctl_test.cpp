@@ -495,6 +495,11 @@ TEST_F(MsgflashctlTest, BatchesShowProgressPaceEtaAndWhatWillExpire) {
     }
     auto only = ctl_json({"batches", "--account", "agency"});
     EXPECT_EQ(only.as_array().size(), 1u);
+    // Shown or not, hostile still shares big's pace.
+    auto newest = ctl_json({"batches", "--limit", "1"});
+    ASSERT_EQ(newest.as_array().size(), 1u);
+    EXPECT_EQ(newest.as_array()[0].at("batch").as_string(), "big");
+    EXPECT_NEAR(newest.as_array()[0].at("pace").as_double(), 0.05, 1e-9);
 }
 
 TEST_F(MsgflashctlTest, JobsListsABatchByState) {
