@@ -73,6 +73,13 @@ int run_control(const context& ctx) {
     }
     const call_plan& plan = std::get<call_plan>(planned);
     const admin_endpoint endpoint = find_admin_endpoint(ctx.cfg);
+    if (endpoint.address.type == listen_address::kind::tcp && endpoint.address.port == 0) {
+        fmt::print(ctx.err,
+                   "msgflashctl: the daemon is not reachable: admin.listen has port 0 and {} does not exist "
+                   "(is msgflashd running?)\n",
+                   (ctx.cfg.queue.path.parent_path() / "admin.address").string());
+        return exit_failure;
+    }
     const admin_call call = admin_post(endpoint, plan.target);
     if (!call.answer) {
         fmt::print(ctx.err, "msgflashctl: the daemon is not reachable ({}): {}\n", endpoint.where,

@@ -802,6 +802,13 @@ TEST_F(MsgflashctlTest, ControlOverAUnixSocketNamedInAdminAddress) {
     EXPECT_TRUE(seen[0].authorization.empty());
 }
 
+TEST_F(MsgflashctlTest, NoAdminAddressWithPortZeroMeansNoDaemon) {
+    // The config says port 0 (any free port) and no daemon wrote admin.address.
+    auto r = ctl({"retry", "--dead"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("admin.address does not exist"), std::string::npos) << r.err;
+}
+
 TEST_F(MsgflashctlTest, AnUnreachableDaemonIsAFailure) {
     // A port nobody listens on: bound, then closed.
     std::uint16_t port = 0;
