@@ -232,6 +232,7 @@ asio::awaitable<admin::admin_reply> daemon_admin::control(admin::route r) {
             if (r.kind == route_kind::batch_pause) {
                 auto op = submit(store_, store::pause_batch(r.subject, now));
                 done = co_await std::move(op);
+                engine_.drop_batch(r.subject);
             } else if (r.kind == route_kind::batch_resume) {
                 auto op = submit(store_, store::resume_batch(r.subject, now));
                 done = co_await std::move(op);
@@ -239,6 +240,7 @@ asio::awaitable<admin::admin_reply> daemon_admin::control(admin::route r) {
             } else {
                 auto op = submit(store_, store::cancel_batch(r.subject, now));
                 done = co_await std::move(op);
+                engine_.drop_batch(r.subject);
             }
             if (!done) {
                 co_return store_failure(done.error());

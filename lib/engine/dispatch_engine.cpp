@@ -200,6 +200,15 @@ void dispatch_engine::forget_batch(std::string_view id) {
     std::erase_if(batches_, [&](const auto& kv) { return kv.second->id == id; });
 }
 
+void dispatch_engine::drop_batch(std::string_view id) {
+    const timestamp now = time_.now();
+    for (std::size_t li = 0; li < lanes_.size(); ++li) {
+        give_back(lanes_[li]->window, now, [&](const pending_job& j) { return j.batch->id == id; });
+        mark(li);
+    }
+    forget_batch(id);
+}
+
 void dispatch_engine::resume_number(std::string_view id) {
     auto it = numbers_.find(std::string(id));
     if (it == numbers_.end()) {

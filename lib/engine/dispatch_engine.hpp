@@ -134,6 +134,9 @@ class dispatch_engine {
     // The operator resumed the batch (msgflashctl resume): what the engine learnt of it is forgotten (its
     // breaker, its preview), and its jobs are read afresh when claimed.
     void forget_batch(std::string_view id);
+    // The operator paused or cancelled the batch: the jobs of it the engine holds claimed go back to the
+    // queue (which holds or cancels them) instead of being sent. Call on the engine's thread.
+    void drop_batch(std::string_view id);
     // The operator resumed the number: the engine sends through it again (a hold from an answer, its
     // breaker).
     void resume_number(std::string_view id);

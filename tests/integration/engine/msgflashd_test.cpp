@@ -731,5 +731,55 @@ TEST_F(MsgflashdTest, ReadyzSaysStartingUntilTheQueueIsRecoveredAndTheSpoolWatch
     EXPECT_EQ(stopped->first, 0);
 }
 
+// msgflashctl against the real daemon: reads from the queue, changes through the admin endpoint it finds in
+// admin.address with the token of admin.token.
+TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
+    constexpr int per_account = 60;
+    ingest(per_account);
+    write_config({}, "instance_poll_interval = \"60s\"");
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return fs::exists(dir_ / "admin.address") && counts().sent >= 4; }, 20s));
+    const auto ctl = [&](const std::string& args, std::string* out = nullptr) {
+        const fs::path output = dir_ / "ctl.out";
+        const std::string cmd = fmt::format("{} --config {} {} > {} 2>&1", MSGFLASHCTL_PATH,
+                                            (dir_ / "msgflashd.toml").string(), args, output.string());
+        const int status = std::system(cmd.c_str());
+        if (out != nullptr) {
+            std::ifstream in(output);
+            std::stringstream text;
+            text << in.rdbuf();
+            *out = text.str();
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    std::string out;
+    ASSERT_EQ(ctl("pause shop-batch", &out), 0) << out;
+    const auto shop_held = [&] {
+        store::connection db_read(db(), store::connection::mode::read_only);
+        return db_read.query_int(
+            "SELECT count(*) FROM jobs j JOIN batches b ON b.id = j.batch_id WHERE b.name = 'shop-batch' AND "
+            "j.state = 'held'");
+    };
+    ASSERT_TRUE(wait_for([&] { return shop_held() > 0; }, 10s));
+    const int shop_sent = account_stats("shop").at("acceptedSends").to_number<int>();
+    std::this_thread::sleep_for(1s);  // a paused batch sends nothing: ten sends' worth of time
+    EXPECT_LE(account_stats("shop").at("acceptedSends").to_number<int>() - shop_sent, 2)
+        << "a paused batch kept sending (beyond its requests in flight)";
+    EXPECT_EQ(ctl("status", &out), 0) << out;
+    EXPECT_NE(out.find("shop"), std::string::npos) << out;
+    EXPECT_EQ(ctl("--json batches", &out), 0) << out;
+    EXPECT_NE(out.find("shop-batch"), std::string::npos) << out;
+    EXPECT_EQ(ctl("pause no-such-batch", &out), 1) << out;
+    EXPECT_EQ(ctl("frobnicate", &out), 2) << out;
+    ASSERT_EQ(ctl("resume shop-batch", &out), 0) << out;
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 40s)) << "sent " << counts().sent;
+    EXPECT_EQ(ctl("export shop-batch", &out), 0);
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), per_account + 1) << out.substr(0, 500);
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    EXPECT_EQ(account_stats("shop").at("duplicates").to_number<int>(), 0);
+}
+
 }  // namespace
 }  // namespace msgflash::test

@@ -660,5 +660,26 @@ TEST_F(DispatchEngineTest, ARefusedPreviewHoldsTheTemplateBatchBeforeAnyMessageG
     EXPECT_EQ(api.previews.size(), 1u);
 }
 
+TEST_F(DispatchEngineTest, APausedBatchsClaimedJobsGoBackInsteadOfBeingSent) {
+    add_jobs(20, 1);
+    add_jobs(5, 2);
+    api.fallback = fake_answer::success(1s);
+    auto o = options();
+    o.window_per_key = 25;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return api.requests.size() >= 2; }));
+    const std::size_t before = api.requests.size();
+    queue.hold_batch("batch-1");     // the operator paused it: the store holds its jobs…
+    engine_->drop_batch("batch-1");  // …and the engine gives back those it had claimed
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) >= 5 && queue.inflight() == 0; }));
+    std::size_t batch_1_after = 0;
+    for (std::size_t i = before; i < api.requests.size(); ++i) {
+        batch_1_after += api.requests[i].body.to.starts_with(recipient(1000).substr(0, 9)) ? 1 : 0;
+    }
+    EXPECT_EQ(batch_1_after, 0u) << "jobs of a paused batch were sent after the pause";
+    EXPECT_GE(queue.unclaims.size(), 20u - before);
+    finish();
+}
+
 }  // namespace
 }  // namespace msgflash::engine::test

@@ -238,21 +238,25 @@ asio::awaitable<store::store_result<store::batch_info>> fake_queue::batch(std::i
     co_return it->second;
 }
 
+void fake_queue::hold_batch(const std::string& name) {
+    held_batches_.insert(name);
+    for (auto& [account, line] : ready_) {
+        std::erase_if(line, [&](std::int64_t id) {
+            if (!batch_held(id)) {
+                return false;
+            }
+            state_[id] = job_state::held;
+            return true;
+        });
+    }
+}
+
 asio::awaitable<store::store_result<store::hold_info>> fake_queue::hold(store::hold_request r) {
     holds.push_back(r);
     if (r.target.scope == hold_scope::key) {
         key_holds_[r.target.subject] = r.target;
     } else if (r.target.scope == hold_scope::batch) {
-        held_batches_.insert(r.target.subject);
-        for (auto& [account, line] : ready_) {
-            std::erase_if(line, [&](std::int64_t id) {
-                if (!batch_held(id)) {
-                    return false;
-                }
-                state_[id] = job_state::held;
-                return true;
-            });
-        }
+        hold_batch(r.target.subject);
     }
     co_return store::hold_info{.id = static_cast<std::int64_t>(holds.size()),
                                .scope = r.target.scope,

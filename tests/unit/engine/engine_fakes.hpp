@@ -74,6 +74,8 @@ class fake_queue final : public queue_port {
                                                                                std::string subject,
                                                                                timestamp now) override;
     std::vector<std::string> releases;  // the subjects released
+    // What the store does for a batch hold or an operator's pause: the batch's jobs are held, not claimed.
+    void hold_batch(const std::string& name);
 
     std::vector<store::claim_request> claims;
     std::vector<store::hold_request> holds;

@@ -76,7 +76,8 @@ TEST(ResultDecisionTest, OnAmbiguousHoldHoldsTheJobAloneAndRetryRetriesIt) {
     EXPECT_TRUE(result_of(held).attempt.ambiguous);
     EXPECT_FALSE(held.hold_key || held.hold_number);
     // A plain 502 is not ambiguous: backed off, whatever on_ambiguous says.
-    const auto provider = decide(context(1), answer(transport_outcome::answered, 502, "PROVIDER_ERROR"), rules, 0.5);
+    const auto provider =
+        decide(context(1), answer(transport_outcome::answered, 502, "PROVIDER_ERROR"), rules, 0.5);
     EXPECT_EQ(result_of(provider).new_state, job_state::waiting);
     rules.on_ambiguous = ambiguous_policy::retry;
     const auto retried = decide(context(1), answer(transport_outcome::ambiguous, 0, ""), rules, 0.5);
