@@ -12,7 +12,6 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "daemon/ctl_commands.hpp"
 #include "daemon/ctl_format.hpp"
@@ -20,6 +19,7 @@
 #include "spool/job_reader.hpp"
 #include "spool/safe_open.hpp"
 #include "spool/spool_dirs.hpp"
+#include "spool/spool_ingester.hpp"
 
 namespace msgflash::ctl {
 
@@ -72,29 +72,6 @@ class counting_sink final : public spool::job_sink {
     std::vector<batch_seen> batches;
 };
 
-std::string sha256_hex(spool::byte_source& source) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("EVP_DigestInit_ex(SHA-256) failed");
-    }
-    std::vector<char> buffer(read_buffer_bytes);
-    for (;;) {
-        const std::size_t n = source.read(buffer);
-        if (n == 0) {
-            break;
-        }
-        EVP_DigestUpdate(md.get(), buffer.data(), n);
-    }
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(md.get(), digest.data(), &len);
-    std::string hex;
-    for (unsigned i = 0; i < len; ++i) {
-        hex += fmt::format("{:02x}", digest[i]);
-    }
-    return hex;
-}
-
 struct verdict {
     bool rejected = false;
     std::vector<spool::problem> problems;
@@ -135,7 +112,8 @@ verdict check_file(const context& ctx, int fd, const struct stat& st, const std:
     fd_source source(fd);
     spool::reader_options ro;
     ro.file_name = name;
-    ro.file_sha256 = sha256_hex(source);
+    std::vector<char> hash_buffer(read_buffer_bytes);
+    ro.file_sha256 = spool::sha256_hex(source, hash_buffer);
     source.rewind();
     for (const auto& a : ctx.cfg.accounts) {
         ro.accounts.push_back(a.name);

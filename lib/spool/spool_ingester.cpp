@@ -63,29 +63,6 @@ class fd_source final : public byte_source {
     std::uint64_t pos_ = 0;
 };
 
-std::string sha256_hex(byte_source& source, std::vector<char>& buffer) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("EVP_DigestInit_ex(SHA-256) failed");
-    }
-    for (;;) {
-        const std::size_t n = source.read(buffer);
-        if (n == 0) {
-            break;
-        }
-        EVP_DigestUpdate(ctx.get(), buffer.data(), n);
-    }
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx.get(), digest.data(), &len);
-    std::string hex;
-    hex.reserve(2 * len);
-    for (unsigned i = 0; i < len; ++i) {
-        fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
-    }
-    return hex;
-}
-
 // The store refused a chunk or the commit; carries its error out of the reader.
 struct store_failure : std::exception {
     explicit store_failure(store::store_error e) : error(std::move(e)) {}
@@ -150,6 +127,29 @@ problem store_problem(const store::store_error& e) {
 }
 
 }  // namespace
+
+std::string sha256_hex(byte_source& source, std::vector<char>& buffer) {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("EVP_DigestInit_ex(SHA-256) failed");
+    }
+    for (;;) {
+        const std::size_t n = source.read(buffer);
+        if (n == 0) {
+            break;
+        }
+        EVP_DigestUpdate(ctx.get(), buffer.data(), n);
+    }
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx.get(), digest.data(), &len);
+    std::string hex;
+    hex.reserve(2 * len);
+    for (unsigned i = 0; i < len; ++i) {
+        fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
+    }
+    return hex;
+}
 
 ingester_options ingester_options::from_config(const config& c) {
     ingester_options o;

@@ -65,6 +65,10 @@ struct file_report {
     std::string reason{};               // retry / ignored / a failed move: why, for logs
 };
 
+// The file's SHA-256 in hex (a batch's fingerprint when its file gives none), read through `buffer`; the
+// source is left at its end. msgflashctl validate uses it too, so both see the same fingerprint.
+std::string sha256_hex(byte_source& source, std::vector<char>& buffer);
+
 class spool_ingester {
   public:
     spool_ingester(const spool_dirs& dirs, store::queue_store& store, ingester_options options);
