@@ -8,9 +8,12 @@
 #include <unistd.h>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -49,6 +52,13 @@ admin::admin_reply store_failure(const store::store_error& e) {
     return admin::error_reply(500, "INTERNAL", e.message());
 }
 
+// Waiting for a slot of a key's pacer (dispatch_engine::request_slot).
+struct slot_wait {
+    explicit slot_wait(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool granted = false;
+};
+
 template <class Op>
 asio::awaitable<store::store_result<store::detail::op_value_t<Op>>> submit(store::queue_store& store, Op op) {
     auto pending = store.async_submit(std::move(op), asio::use_awaitable);
@@ -69,8 +79,9 @@ void ingest_counters::add(const spool::file_report& r) {
 }
 
 daemon_admin::daemon_admin(const config& cfg, store::queue_store& store, engine::dispatch_engine& engine,
-                           const ingest_counters& ingested, std::shared_ptr<spdlog::logger> log)
-    : config_(cfg), store_(store), engine_(engine), ingested_(ingested), log_(std::move(log)) {}
+                           engine::client_send_port& api, const ingest_counters& ingested,
+                           std::shared_ptr<spdlog::logger> log)
+    : config_(cfg), store_(store), engine_(engine), api_(api), ingested_(ingested), log_(std::move(log)) {}
 
 store::queue_reader* daemon_admin::reader() {
     if (!reader_) {
@@ -305,11 +316,41 @@ asio::awaitable<admin::admin_reply> daemon_admin::control(admin::route r) {
                        r.subject, rel->jobs_resumed);
             co_return ok_reply({{"was_held", rel->was_held}, {"jobs_resumed", rel->jobs_resumed}});
         }
-        case route_kind::reconcile:
         case route_kind::campaign_pause:
-        case route_kind::campaign_resume:
+        case route_kind::campaign_resume: {
+            // A campaign id does not say whose it is: each account's key is asked in turn, and the first that
+            // does not answer 404 owns it. Each call waits for a slot of its key's pacer (one budget per
+            // key).
+            const bool pause = r.kind == route_kind::campaign_pause;
+            for (const account_config& a : config_.accounts) {
+                auto executor = co_await asio::this_coro::executor;
+                const auto slot = std::make_shared<slot_wait>(executor);
+                engine_.request_slot(a.name, [slot] {
+                    slot->granted = true;
+                    slot->timer.cancel();
+                });
+                if (!slot->granted) {
+                    co_await slot->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                }
+                auto op = api_.campaign_action(a.name, r.subject, pause);
+                api::api_result<api::campaign> answer = co_await std::move(op);
+                if (answer.ok()) {
+                    log_->info("admin: campaign {} of account {} {}", r.subject, a.name, answer->status);
+                    co_return ok_reply({{"status", answer->status}, {"account", a.name}});
+                }
+                if (answer.http_status() == 404 || answer.failure().http_status == 404) {
+                    continue;
+                }
+                const unsigned status = answer.failure().http_status;
+                co_return admin::error_reply(status >= 400 && status < 500 ? 409 : 502,
+                                             answer.api_code().empty() ? "UPSTREAM" : answer.api_code(),
+                                             answer.failure().detail);
+            }
+            co_return admin::error_reply(404, "NOT_FOUND", "no account's key knows campaign " + r.subject);
+        }
+        case route_kind::reconcile:
             co_return admin::error_reply(501, "NOT_IMPLEMENTED",
-                                         "not in this version of msgflashd (reconciliation and campaigns)");
+                                         "reconciliation is not in this version of msgflashd (issue 7)");
         default:
             co_return admin::error_reply(404, "NOT_FOUND", "no such control call");
     }

@@ -20,6 +20,7 @@
 #include "admin/admin_server.hpp"
 #include "config/config.hpp"
 #include "engine/dispatch_engine.hpp"
+#include "engine/real_ports.hpp"
 #include "spool/spool_ingester.hpp"
 #include "store/queue_reader.hpp"
 #include "store/queue_store.hpp"
@@ -44,7 +45,8 @@ struct ingest_counters {
 class daemon_admin {
   public:
     daemon_admin(const config& cfg, store::queue_store& store, engine::dispatch_engine& engine,
-                 const ingest_counters& ingested, std::shared_ptr<spdlog::logger> log);
+                 engine::client_send_port& api, const ingest_counters& ingested,
+                 std::shared_ptr<spdlog::logger> log);
 
     // A SIGHUP's outcome (msgflash_config_reloads_total).
     void note_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_refused_); }
@@ -58,6 +60,7 @@ class daemon_admin {
     const config& config_;
     store::queue_store& store_;
     engine::dispatch_engine& engine_;
+    engine::client_send_port& api_;
     const ingest_counters& ingested_;
     std::shared_ptr<spdlog::logger> log_;
     std::optional<store::queue_reader> reader_;

@@ -295,7 +295,7 @@ int app::run() {
     options.number_counts = number_counts_from(*store, config_, *log_);
     engine::dispatch_engine dispatcher(std::move(options), queue, sender, time);
 
-    daemon_admin admin_glue(config_, *store, dispatcher, ingested, log_);
+    daemon_admin admin_glue(config_, *store, dispatcher, sender, ingested, log_);
     admin.attach(io.get_executor(), &admin_glue);
 
     // SIGHUP: the configuration and keys again. A refused one changes nothing; a good one replaces the keys

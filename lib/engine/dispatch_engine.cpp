@@ -130,6 +130,8 @@ struct dispatch_engine::lane {
     bool had_work = false;
     bool held = false;  // the store holds the key: no claims until it lifts
     bool dirty = false;
+    // Requests others make with the key (the operator's campaign calls): each waits for a slot.
+    std::deque<std::function<void()>> slot_waiters;
 };
 
 dispatch_engine::dispatch_engine(engine_options options, queue_port& queue, send_port& api, time_port& time)
@@ -306,8 +308,12 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
     }
     std::optional<pace_time> numbers_free;  // set when the key could send but no job's number may yet
     std::optional<pace_time> poll_next;
+    if (pnow >= l.quiet_until) {
+        poll_next = grant_slot(li, pnow);
+    }
     if (!l.held && pnow >= l.quiet_until) {
-        poll_next = poll_due(li, pnow);
+        const std::optional<pace_time> polls = poll_due(li, pnow);
+        poll_next = poll_next && polls ? std::min(*poll_next, *polls) : poll_next ? poll_next : polls;
         numbers_free = send_ready(li, time_.now(), pnow);
     }
     std::optional<pace_time> next;
@@ -337,6 +343,9 @@ void dispatch_engine::begin_stop(timestamp now, pace_time pnow) {
         timeline_.unschedule(li);
         unsent += lanes_[li]->window.size();
         give_back(lanes_[li]->window, now);
+        for (auto& granted : std::exchange(lanes_[li]->slot_waiters, {})) {
+            granted();  // no more pacing: their requests go, or fail as the client shuts down
+        }
     }
     log_->info("engine: stopping; {} claimed job(s) given back, {} request(s) in flight (grace {} ms)",
                unsent, inflight_, options_.shutdown_grace.count());
@@ -538,6 +547,37 @@ void dispatch_engine::note_work(lane& l, const std::vector<std::string>& numbers
             l.numbers.push_back(id);
         }
     }
+}
+
+void dispatch_engine::request_slot(std::string_view account, std::function<void()> granted) {
+    for (std::size_t li = 0; li < lanes_.size(); ++li) {
+        if (lanes_[li]->account == account) {
+            if (stopping_) {
+                granted();
+                return;
+            }
+            lanes_[li]->slot_waiters.push_back(std::move(granted));
+            mark(li);
+            return;
+        }
+    }
+    granted();  // not one of ours: nothing to pace it against (the caller's request will say so)
+}
+
+std::optional<pace_time> dispatch_engine::grant_slot(std::size_t li, pace_time pnow) {
+    lane& l = *lanes_[li];
+    if (l.slot_waiters.empty()) {
+        return std::nullopt;
+    }
+    if (pnow < l.last_sent + l.spacing || !l.pacer.may_send(pnow, request_class::send)) {
+        return std::max(l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send));
+    }
+    l.pacer.on_sent(pnow, request_class::housekeeping);
+    l.last_sent = pnow;
+    std::function<void()> granted = std::move(l.slot_waiters.front());
+    l.slot_waiters.pop_front();
+    granted();
+    return l.slot_waiters.empty() ? std::nullopt : std::optional(l.last_sent + l.spacing);
 }
 
 std::optional<pace_time> dispatch_engine::poll_due(std::size_t li, pace_time pnow) {

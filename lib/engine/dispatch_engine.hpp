@@ -140,6 +140,9 @@ class dispatch_engine {
     // The operator resumed the number: the engine sends through it again (a hold from an answer, its
     // breaker).
     void resume_number(std::string_view id);
+    // Another request is to be made with the account's key (SPEC §6: one budget per key): `granted` is called
+    // on the engine's thread when the key's pacer gives it a slot (at once while stopping).
+    void request_slot(std::string_view account, std::function<void()> granted);
 
     const engine_stats& stats() const noexcept { return stats_; }
     // The account's current pace (requests/second), for logs and tests.
@@ -189,6 +192,8 @@ class dispatch_engine {
     // Housekeeping due for the lane (instances, then one number's health), sent in a send slot when the
     // pacer gives one; returns when the next one is due, if the lane has work.
     std::optional<pace_time> poll_due(std::size_t lane, pace_time pnow);
+    // Gives the first request_slot() waiter a slot if the pacer has one; when the next is due, if any waits.
+    std::optional<pace_time> grant_slot(std::size_t lane, pace_time pnow);
     boost::asio::awaitable<void> poll_instances(std::size_t lane);
     boost::asio::awaitable<void> poll_health(std::size_t lane, std::string id);
     // Sends what may go now; returns when the lane wants to be looked at again for its numbers (if at all).

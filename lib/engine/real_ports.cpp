@@ -97,6 +97,15 @@ asio::awaitable<api::api_result<api::template_preview>> client_send_port::previe
     co_return co_await std::move(op);
 }
 
+asio::awaitable<api::api_result<api::campaign>> client_send_port::campaign_action(std::string account,
+                                                                                  std::string id,
+                                                                                  bool pause) {
+    auto op = with_key<api::campaign>(account, [&](const api_key& k) {
+        return pause ? client_.pause_campaign(k, std::move(id)) : client_.resume_campaign(k, std::move(id));
+    });
+    co_return co_await std::move(op);
+}
+
 timestamp system_time_port::now() const {
     return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }

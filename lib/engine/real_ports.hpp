@@ -45,6 +45,9 @@ class client_send_port final : public send_port {
     boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
         std::string account, std::string id, api::template_preview_request r) override;
     void cancel_all() override { client_.cancel_all(); }
+    // POST /campaigns/{id}/pause or /resume with the account's key (msgflashctl campaign pause|resume).
+    boost::asio::awaitable<api::api_result<api::campaign>> campaign_action(std::string account,
+                                                                           std::string id, bool pause);
     // SIGHUP: the requests that follow use these (those in flight keep the key they left with).
     void replace_keys(std::map<std::string, api_key, std::less<>> keys) { keys_ = std::move(keys); }
 

@@ -770,9 +770,31 @@ TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
     EXPECT_EQ(ctl("--json batches", &out), 0) << out;
     EXPECT_NE(out.find("shop-batch"), std::string::npos) << out;
     EXPECT_EQ(ctl("pause no-such-batch", &out), 1) << out;
+
     EXPECT_EQ(ctl("frobnicate", &out), 2) << out;
     ASSERT_EQ(ctl("resume shop-batch", &out), 0) << out;
     ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 40s)) << "sent " << counts().sent;
+    // A campaign of agency's, paused and resumed through the daemon, which finds whose key knows it (once the
+    // batches are sent: the test's own calls with the key must not crowd the daemon's).
+    const auto created = sim_.client().post(
+        "/api/v1/campaigns",
+        fmt::format(
+            R"({{"instanceId":"{}","name":"spring","schedule":"2030-01-01T09:00:00+01:00",)"
+            R"("recipients":{{"type":"explicit","value":["+33600000001"]}},"type":"text","body":"Hi"}})",
+            agency_number),
+        {{"x-api-key", "msgf_live_FAKE_agency_key"}});
+    ASSERT_EQ(created.status / 100, 2u) << created.body;
+    const std::string campaign = std::string(json::parse(created.body).at("data").at("id").as_string());
+    EXPECT_EQ(ctl("campaign pause " + campaign, &out), 0) << out;
+    const auto state = [&] {
+        const auto got =
+            sim_.client().get("/api/v1/campaigns/" + campaign, {{"x-api-key", "msgf_live_FAKE_agency_key"}});
+        return std::string(json::parse(got.body).at("data").at("status").as_string());
+    };
+    EXPECT_EQ(state(), "paused");
+    EXPECT_EQ(ctl("campaign resume " + campaign, &out), 0) << out;
+    EXPECT_EQ(state(), "scheduled");
+    EXPECT_EQ(ctl("campaign pause 00000000-0000-4000-8000-000000000000", &out), 1) << out;
     EXPECT_EQ(ctl("export shop-batch", &out), 0);
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), per_account + 1) << out.substr(0, 500);
     const auto stopped = terminate(shutdown_grace + 5s);

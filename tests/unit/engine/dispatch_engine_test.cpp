@@ -80,9 +80,9 @@ class DispatchEngineTest : public ::testing::Test {
                                                       [s](const auto& r) { return r.new_state == s; }));
     }
 
-    // The most requests (sends and polls) that left inside any half-open one-second window.
-    std::size_t max_per_second() const {
-        std::vector<pace_time> at;
+    // The most requests (sends, polls and `others`) that left inside any half-open one-second window.
+    std::size_t max_per_second(std::vector<pace_time> others = {}) const {
+        std::vector<pace_time> at = std::move(others);
         for (const auto& q : api.requests) {
             at.push_back(q.at);
         }
@@ -678,6 +678,23 @@ TEST_F(DispatchEngineTest, APausedBatchsClaimedJobsGoBackInsteadOfBeingSent) {
     }
     EXPECT_EQ(batch_1_after, 0u) << "jobs of a paused batch were sent after the pause";
     EXPECT_GE(queue.unclaims.size(), 20u - before);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, OtherRequestsWithTheKeyWaitForASlotOfItsPacer) {
+    add_jobs(60);
+    start();
+    ASSERT_TRUE(run_until([&] { return api.requests.size() >= 20; }));
+    // The operator's calls, while the key sends at full pace: each waits for a slot.
+    std::vector<pace_time> granted;
+    for (int i = 0; i < 3; ++i) {
+        engine_->request_slot("shop", [&] { granted.push_back(clock.steady_now()); });
+    }
+    bool other_account = false;
+    engine_->request_slot("nobody", [&] { other_account = true; });
+    EXPECT_TRUE(other_account) << "a key the engine does not pace is not waited for";
+    ASSERT_TRUE(run_until([&] { return granted.size() == 3 && queue.count_state(job_state::sent) == 60; }));
+    EXPECT_LE(max_per_second(granted), 10u) << "the key's budget is shared by every request made with it";
     finish();
 }
 
