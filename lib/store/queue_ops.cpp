@@ -634,8 +634,9 @@ void validate_result(const job_result& r) {
         throw_store_error(store_errc::invalid_argument, "a waiting job needs next_attempt_at");
     }
     if (r.new_state == job_state::held && !r.hold && !r.attempt.ambiguous) {
-        throw_store_error(store_errc::invalid_argument,
-                          "a held job needs the hold it waits on (only an ambiguous attempt holds a job alone)");
+        throw_store_error(
+            store_errc::invalid_argument,
+            "a held job needs the hold it waits on (only an ambiguous attempt holds a job alone)");
     }
 }
 
@@ -915,8 +916,10 @@ std::vector<store_result<job_state>> record_results::operator()(write_context& w
 
 job_state unclaim_job::operator()(write_context& w) const {
     const unclaim_request& r = request;
-    if (r.new_state != job_state::ready && r.new_state != job_state::waiting && r.new_state != job_state::held) {
-        throw_store_error(store_errc::invalid_argument, "an unclaimed job goes back to ready, waiting or held");
+    if (r.new_state != job_state::ready && r.new_state != job_state::waiting &&
+        r.new_state != job_state::held) {
+        throw_store_error(store_errc::invalid_argument,
+                          "an unclaimed job goes back to ready, waiting or held");
     }
     if (r.new_state == job_state::waiting && !r.next_attempt_at) {
         throw_store_error(store_errc::invalid_argument, "a waiting job needs next_attempt_at");
@@ -1196,7 +1199,8 @@ chunk_step<std::uint64_t> retry_batch::operator()(write_context& w) {
     const std::int64_t t = to_millis(now_);
     for (const chunk_row& r : rows) {
         const bool dead = r.state == job_state::dead;
-        const bool ambiguous_hold = r.state == job_state::held && !r.hold_id && r.hold_reason == ambiguous_hold_reason;
+        const bool ambiguous_hold =
+            r.state == job_state::held && !r.hold_id && r.hold_reason == ambiguous_hold_reason;
         if (!dead && !ambiguous_hold) {
             continue;
         }
