@@ -31,30 +31,6 @@ constexpr std::size_t read_buffer_bytes = 256 * 1024;
 // Reports list at most this many problems on a terminal; --json prints them all (up to the reader's cap).
 constexpr std::size_t problems_shown = 50;
 
-class fd_source final : public spool::byte_source {
-  public:
-    explicit fd_source(int fd) : fd_(fd) {}
-    std::size_t read(std::span<char> into) override {
-        for (;;) {
-            const ssize_t n = ::read(fd_, into.data(), into.size());
-            if (n >= 0) {
-                return static_cast<std::size_t>(n);
-            }
-            if (errno != EINTR) {
-                throw std::system_error(errno, std::system_category(), "read");
-            }
-        }
-    }
-    void rewind() override {
-        if (::lseek(fd_, 0, SEEK_SET) != 0) {
-            throw std::system_error(errno, std::system_category(), "lseek");
-        }
-    }
-
-  private:
-    int fd_;
-};
-
 // Counts what the reader would queue; remembers each batch's id and fingerprint (for the conflict check).
 class counting_sink final : public spool::job_sink {
   public:
@@ -109,7 +85,7 @@ verdict check_file(const context& ctx, int fd, const struct stat& st, const std:
         reject(spool::refusal_kind::empty, "the file is empty");
         return v;
     }
-    fd_source source(fd);
+    spool::file_source source(fd, static_cast<std::uint64_t>(st.st_size));
     spool::reader_options ro;
     ro.file_name = name;
     std::vector<char> hash_buffer(read_buffer_bytes);

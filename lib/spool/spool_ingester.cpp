@@ -26,43 +26,6 @@ constexpr std::size_t read_buffer_bytes = 256 * 1024;
 // Directories in incoming/ remembered (to log each once); past this many the memory starts over.
 constexpr std::size_t max_directories_remembered = 1024;
 
-// The bytes of an open job file, at most the size it had when it was opened (a file that keeps growing
-// cannot keep the reader busy; the change is noticed after the read).
-class fd_source final : public byte_source {
-  public:
-    fd_source(int fd, std::uint64_t limit) : fd_(fd), limit_(limit) {}
-
-    std::size_t read(std::span<char> into) override {
-        const std::uint64_t left = limit_ - pos_;
-        if (left == 0 || into.empty()) {
-            return 0;
-        }
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), left));
-        for (;;) {
-            const ssize_t n = ::read(fd_, into.data(), want);
-            if (n >= 0) {
-                pos_ += static_cast<std::uint64_t>(n);
-                return static_cast<std::size_t>(n);
-            }
-            if (errno != EINTR) {
-                throw std::system_error(errno, std::system_category(), "read");
-            }
-        }
-    }
-
-    void rewind() override {
-        if (::lseek(fd_, 0, SEEK_SET) != 0) {
-            throw std::system_error(errno, std::system_category(), "lseek");
-        }
-        pos_ = 0;
-    }
-
-  private:
-    int fd_;
-    std::uint64_t limit_;
-    std::uint64_t pos_ = 0;
-};
-
 // The store refused a chunk or the commit; carries its error out of the reader.
 struct store_failure : std::exception {
     explicit store_failure(store::store_error e) : error(std::move(e)) {}
@@ -127,6 +90,31 @@ problem store_problem(const store::store_error& e) {
 }
 
 }  // namespace
+
+std::size_t file_source::read(std::span<char> into) {
+    const std::uint64_t left = limit_ - pos_;
+    if (left == 0 || into.empty()) {
+        return 0;
+    }
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), left));
+    for (;;) {
+        const ssize_t n = ::read(fd_, into.data(), want);
+        if (n >= 0) {
+            pos_ += static_cast<std::uint64_t>(n);
+            return static_cast<std::size_t>(n);
+        }
+        if (errno != EINTR) {
+            throw std::system_error(errno, std::system_category(), "read");
+        }
+    }
+}
+
+void file_source::rewind() {
+    if (::lseek(fd_, 0, SEEK_SET) != 0) {
+        throw std::system_error(errno, std::system_category(), "lseek");
+    }
+    pos_ = 0;
+}
 
 std::string sha256_hex(byte_source& source, std::vector<char>& buffer) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
@@ -229,7 +217,7 @@ void spool_ingester::run(std::string_view name, std::stop_token stop, file_repor
         }
     }
     opened_file& file = opened.file;
-    fd_source source(file.fd.get(), file.size);
+    file_source source(file.fd.get(), file.size);
 
     reader_options ro;
     ro.file_name = std::string(name);

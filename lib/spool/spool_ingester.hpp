@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -63,6 +64,21 @@ struct file_report {
     std::uint64_t conflicts = 0;        // batch ids already queued with other content
     std::vector<problem> problems{};    // as written to the error report
     std::string reason{};               // retry / ignored / a failed move: why, for logs
+};
+
+// The bytes of an open job file, at most `limit` (the size it had when it was opened: a file that keeps
+// growing cannot keep the reader busy; the change is noticed after the read). The ingester and msgflashctl
+// validate read through it.
+class file_source final : public byte_source {
+  public:
+    file_source(int fd, std::uint64_t limit) : fd_(fd), limit_(limit) {}
+    std::size_t read(std::span<char> into) override;
+    void rewind() override;
+
+  private:
+    int fd_;
+    std::uint64_t limit_;
+    std::uint64_t pos_ = 0;
 };
 
 // The file's SHA-256 in hex (a batch's fingerprint when its file gives none), read through `buffer`; the
