@@ -100,8 +100,8 @@ namespace {
 void basic_metrics(admin::metrics_text& m, bool ready) {
     m.family("msgflash_build_info", "gauge", "The running msgflashd's version.");
     m.sample("msgflash_build_info", {{"version", version}}, 1);
-    m.family("msgflash_ready", "gauge", "1 once recovery is done, the queue open and the spool watched.");
-    m.sample("msgflash_ready", ready ? 1 : 0);
+    m.single("msgflash_ready", "gauge", "1 once recovery is done, the queue open and the spool watched.",
+             ready ? 1 : 0);
 }
 
 }  // namespace
@@ -145,8 +145,7 @@ std::string daemon_admin::metrics(bool ready) {
     }
 
     const engine::engine_stats& s = engine_.stats();
-    m.family("msgflash_requests_total", "counter", "Sends made to the API.");
-    m.sample("msgflash_requests_total", static_cast<double>(s.requests));
+    m.single("msgflash_requests_total", "counter", "Sends made to the API.", static_cast<double>(s.requests));
     m.family("msgflash_sends_total", "counter", "Answers to sends by what they did to their job.");
     const std::pair<std::string_view, std::uint64_t> outcomes[] = {
         {"sent", s.sent}, {"failed", s.failed},       {"retried", s.retried},          {"dead", s.dead},
@@ -158,17 +157,16 @@ std::string daemon_admin::metrics(bool ready) {
     for (const auto& [code, n] : s.api_codes) {
         m.sample("msgflash_api_errors_total", {{"code", code}}, static_cast<double>(n));
     }
-    m.family("msgflash_rate_limited_total", "counter", "429 API_RATE_LIMIT_EXCEEDED answers.");
-    m.sample("msgflash_rate_limited_total", static_cast<double>(s.rate_limited));
-    m.family("msgflash_polls_total", "counter", "GET /instances and /instances/{id}/health polls.");
-    m.sample("msgflash_polls_total", static_cast<double>(s.polls));
-    m.family("msgflash_template_previews_total", "counter", "Template previews sent.");
-    m.sample("msgflash_template_previews_total", static_cast<double>(s.previews));
-    m.family("msgflash_breaker_opened_total", "counter", "Times a number's breaker opened.");
-    m.sample("msgflash_breaker_opened_total", static_cast<double>(s.breaker_opened));
-    m.family("msgflash_batches_held_total", "counter",
-             "Batches held by the batch breaker or a refused preview.");
-    m.sample("msgflash_batches_held_total", static_cast<double>(s.batches_held));
+    m.single("msgflash_rate_limited_total", "counter", "429 API_RATE_LIMIT_EXCEEDED answers.",
+             static_cast<double>(s.rate_limited));
+    m.single("msgflash_polls_total", "counter", "GET /instances and /instances/{id}/health polls.",
+             static_cast<double>(s.polls));
+    m.single("msgflash_template_previews_total", "counter", "Template previews sent.",
+             static_cast<double>(s.previews));
+    m.single("msgflash_breaker_opened_total", "counter", "Times a number's breaker opened.",
+             static_cast<double>(s.breaker_opened));
+    m.single("msgflash_batches_held_total", "counter",
+             "Batches held by the batch breaker or a refused preview.", static_cast<double>(s.batches_held));
     const auto duration_histogram = [&](std::string_view name, std::string_view help,
                                         const engine::lateness_histogram& h) {
         std::vector<double> upper;
@@ -198,8 +196,8 @@ std::string daemon_admin::metrics(bool ready) {
              static_cast<double>(ingested_.accepted));
     m.sample("msgflash_ingested_files_total", {{"outcome", "rejected"}},
              static_cast<double>(ingested_.rejected));
-    m.family("msgflash_ingested_recipients_total", "counter", "Recipients queued from the spool.");
-    m.sample("msgflash_ingested_recipients_total", static_cast<double>(ingested_.recipients));
+    m.single("msgflash_ingested_recipients_total", "counter", "Recipients queued from the spool.",
+             static_cast<double>(ingested_.recipients));
     m.family("msgflash_ingest_rejections_total", "counter",
              "Recipients left out of accepted files, by reason.");
     m.sample("msgflash_ingest_rejections_total", {{"reason", "invalid"}},
@@ -208,12 +206,12 @@ std::string daemon_admin::metrics(bool ready) {
              static_cast<double>(ingested_.duplicates));
 
     const store::writer_stats w = store_.stats();
-    m.family("msgflash_store_commits_total", "counter", "Transactions the queue's writer committed.");
-    m.sample("msgflash_store_commits_total", static_cast<double>(w.commits));
-    m.family("msgflash_store_operations_total", "counter", "Operations the queue's writer ran.");
-    m.sample("msgflash_store_operations_total", static_cast<double>(w.ops));
-    m.family("msgflash_store_lost_groups_total", "counter", "Transactions that failed to commit.");
-    m.sample("msgflash_store_lost_groups_total", static_cast<double>(w.lost_groups));
+    m.single("msgflash_store_commits_total", "counter", "Transactions the queue's writer committed.",
+             static_cast<double>(w.commits));
+    m.single("msgflash_store_operations_total", "counter", "Operations the queue's writer ran.",
+             static_cast<double>(w.ops));
+    m.single("msgflash_store_lost_groups_total", "counter", "Transactions that failed to commit.",
+             static_cast<double>(w.lost_groups));
     {
         std::array<double, store::commit_latency_bounds_us.size()> upper{};
         std::array<std::uint64_t, store::commit_latency_bounds_us.size()> cumulative{};

@@ -20,6 +20,11 @@ class metrics_text {
     void family(std::string_view name, std::string_view type, std::string_view help);
     void sample(std::string_view name, std::initializer_list<label> labels, double value);
     void sample(std::string_view name, double value) { sample(name, {}, value); }
+    // A family of one unlabelled sample.
+    void single(std::string_view name, std::string_view type, std::string_view help, double value) {
+        family(name, type, help);
+        sample(name, value);
+    }
     // A histogram's samples: `upper` are the buckets' upper bounds (ascending, +Inf added), `cumulative`
     // how many observations were at most each bound, then the sum and the count.
     void histogram(std::string_view name, std::initializer_list<label> labels, std::span<const double> upper,
