@@ -72,6 +72,7 @@ struct api_client::state {
         http_request req;
         req.method = e.method == http_method::get ? std::string_view("GET") : std::string_view("POST");
         req.target = e.target;
+        req.on_write = e.on_write;
         req.fields.reserve(fixed_fields.size() + key.reveal().size() + 96);
         req.fields.append(fixed_fields).append("x-api-key: ").append(key.reveal()).append("\r\n");
         if (key.is_team()) {
@@ -219,8 +220,11 @@ api_client::api_client(asio::any_io_executor executor, client_options options,
 
 api_client::~api_client() = default;
 
-auto api_client::send_message(api_key key, send_request request) -> call<message_ref> {
-    return call_endpoint<message_ref>(state_, std::move(key), send_message_request(request));
+auto api_client::send_message(api_key key, send_request request, std::function<void()> on_write)
+    -> call<message_ref> {
+    endpoint_request e = send_message_request(request);
+    e.on_write = std::move(on_write);
+    return call_endpoint<message_ref>(state_, std::move(key), std::move(e));
 }
 
 auto api_client::schedule_message(api_key key, schedule_request request) -> call<message_ref> {

@@ -67,7 +67,8 @@ class api_client {
     using call = boost::asio::awaitable<api_result<T>>;
 
     // Messages
-    call<message_ref> send_message(api_key key, send_request request);
+    // `on_write`: called as the request is written (http_request::on_write), for the key's pacer.
+    call<message_ref> send_message(api_key key, send_request request, std::function<void()> on_write = {});
     call<message_ref> schedule_message(api_key key, schedule_request request);
     call<message_details> get_message(api_key key, std::string id);
     call<message_page> list_messages(api_key key, message_query query = {});

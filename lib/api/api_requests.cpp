@@ -26,11 +26,11 @@ std::string target(std::string_view collection, std::string_view id, std::string
 }
 
 endpoint_request get(std::string t) {
-    return {http_method::get, std::move(t), {}, true};
+    return {http_method::get, std::move(t), {}, true, {}};
 }
 
 endpoint_request post(std::string t, const json::object& body, bool idempotent) {
-    return {http_method::post, std::move(t), json::serialize(body), idempotent};
+    return {http_method::post, std::move(t), json::serialize(body), idempotent, {}};
 }
 
 void put(json::object& o, std::string_view key, const std::optional<std::string>& v) {
@@ -148,10 +148,10 @@ endpoint_request campaign_stats_request(std::string_view id) {
 // Pause and resume take no body (docs: api-overview); a second one answers 409 CONFLICT, so neither is
 // replayed.
 endpoint_request pause_campaign_request(std::string_view id) {
-    return {http_method::post, target("/campaigns", id, "/pause"), {}, false};
+    return {http_method::post, target("/campaigns", id, "/pause"), {}, false, {}};
 }
 endpoint_request resume_campaign_request(std::string_view id) {
-    return {http_method::post, target("/campaigns", id, "/resume"), {}, false};
+    return {http_method::post, target("/campaigns", id, "/resume"), {}, false, {}};
 }
 
 endpoint_request list_templates_request() {

@@ -3,6 +3,7 @@
 // them.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,8 @@ struct endpoint_request {
     // May be sent again on a fresh connection when a kept-alive one turns out stale (see http_pool.hpp). True
     // for reads and for the side-effect-free template preview; false for anything that changes state.
     bool idempotent = true;
+    // http_request::on_write: the caller's hook, called as the request is written.
+    std::function<void()> on_write;
 };
 
 // RFC 3986: everything but unreserved characters (ALPHA DIGIT - . _ ~) as %XX. For path segments and

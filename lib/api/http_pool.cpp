@@ -783,6 +783,9 @@ class http_pool::impl : public std::enable_shared_from_this<impl> {
         ++c.requests;
         watch(slot, steady::now() + opts_.request_timeout);
         const auto wire = wire_buffers(req, host_header_, {c.wire_head, c.wire_tail});
+        if (req.on_write) {
+            req.on_write();
+        }
         error_code write_ec;
         if (c.is_tls()) {
             auto [ec, n] = co_await asio::async_write(c.tls(), wire, use_nothrow);

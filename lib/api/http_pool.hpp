@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,9 @@ struct http_request {
     std::string target;               // origin-form, "/api/v1/instances"; no spaces or line breaks
     std::string fields;               // "Name: value\r\n" lines, without Host and Content-Length
     std::string body;
+    // Called just before the request is written on an open connection (each time: a replay calls it again),
+    // after any wait for a connection and its TCP and TLS handshakes — the moment a pacer must count.
+    std::function<void()> on_write;
 };
 
 // One request's fate.

@@ -76,7 +76,7 @@ pace_time pacer::next_allowed(pace_time now, request_class cls) const {
     return at;
 }
 
-void pacer::on_sent(pace_time now, request_class cls) {
+pace_time pacer::on_sent(pace_time now, request_class cls) {
     // The proof needs departures in order; a stale `now` is recorded as the latest departure instead, which
     // only makes later requests wait longer.
     now = std::max(now, last_departure_);
@@ -86,6 +86,34 @@ void pacer::on_sent(pace_time now, request_class cls) {
     last_departure_ = now;
     if (cls == request_class::housekeeping) {
         last_housekeeping_ = now;
+    }
+    return now;
+}
+
+void pacer::on_left(pace_time recorded, pace_time actual) {
+    if (actual <= recorded) {
+        return;
+    }
+    // The log in departure order is non-decreasing: the entries in [recorded, actual) are a run ending at the
+    // newest one. Walk back from the newest while they are at least `recorded`.
+    const std::size_t kept = static_cast<std::size_t>(std::min<std::uint64_t>(departures_, log_.size()));
+    bool moved = false;
+    for (std::size_t back = 1; back <= kept; ++back) {
+        pace_time& t = log_[(head_ + log_.size() - back) % log_.size()];
+        if (t < recorded) {
+            break;
+        }
+        if (t < actual) {
+            t = actual;
+            moved = true;
+        }
+    }
+    if (!moved) {
+        return;  // no longer in the log
+    }
+    last_departure_ = std::max(last_departure_, actual);
+    if (last_housekeeping_ && *last_housekeeping_ >= recorded && *last_housekeeping_ < actual) {
+        last_housekeeping_ = actual;
     }
 }
 

@@ -77,8 +77,16 @@ class pacer {
     bool may_send(pace_time now, request_class cls) const { return next_allowed(now, cls) <= now; }
 
     // A request of class `cls` left at `now` (takes one token). Call it for every request, even one sent
-    // early against the pacer's advice: the log must know about every arrival to come.
-    void on_sent(pace_time now, request_class cls);
+    // early against the pacer's advice: the log must know about every arrival to come. Returns the time
+    // recorded (never before the latest departure), for on_left.
+    pace_time on_sent(pace_time now, request_class cls);
+    // The request recorded at `recorded` only left at `actual` (the caller was stalled between taking the
+    // slot and writing the request: a busy thread, a descheduled process). The log moves it, and every
+    // later departure recorded before `actual`, to `actual`: later requests wait for the real departure, so
+    // a stall no longer has to fit in the jitter bound. Departures stay in order, so the bound's proof holds
+    // with the moved times; a correction that comes after `rate` further departures comes too late to help
+    // (a stall longer than the span) and changes nothing.
+    void on_left(pace_time recorded, pace_time actual);
 
     // 429 API_RATE_LIMIT_EXCEEDED answered at `now` for a request that left at `sent_at`. Nothing leaves
     // until now + retry_after (or the default pause); the pace is cut once per episode — a 429 for a

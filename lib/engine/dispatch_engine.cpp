@@ -95,6 +95,7 @@ struct dispatch_engine::pending_job {
     std::string instance_id;
     timestamp sent_at{};     // when it left (its number's breaker matches answers to openings by it)
     pace_time claimed_at{};  // when it entered the window (engine_stats::pacer_wait)
+    pace_time departure{};   // the departure its pacer recorded (corrected in send_one if it left later)
 };
 
 struct dispatch_engine::lane {
@@ -434,7 +435,7 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
             return earliest == timestamp::max() ? pnow + options_.number_wait_in_window
                                                 : pnow + (earliest - now);
         }
-        l.pacer.on_sent(pnow, request_class::send);
+        const pace_time departure = l.pacer.on_sent(pnow, request_class::send);
         l.last_sent = pnow;
         ++l.inflight;
         ++inflight_;
@@ -447,7 +448,7 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
             if (auto* first = std::get_if<api::send_request>(&built)) {
                 chosen->batch->preview = batch_entry::preview_state::running;
                 ++stats_.previews;
-                spawn(preview(li, chosen->batch, std::move(*first)));
+                spawn(preview(li, chosen->batch, std::move(*first), departure));
                 continue;
             }
             chosen->batch->preview = batch_entry::preview_state::none;  // send_one records why it cannot go
@@ -455,6 +456,7 @@ std::optional<pace_time> dispatch_engine::send_ready(std::size_t li, timestamp n
         pending_job p = std::move(*chosen);
         l.window.erase(chosen);
         p.instance_id = std::move(choice.number);
+        p.departure = departure;
         if (!p.instance_id.empty()) {
             note_number_send(p.instance_id, p.job.to, now);
             number(p.instance_id).breaker.on_sent(now);
@@ -564,6 +566,15 @@ void dispatch_engine::request_slot(std::string_view account, std::function<void(
     granted();  // not one of ours: nothing to pace it against (the caller's request will say so)
 }
 
+pace_time dispatch_engine::departed(lane& l, pace_time departure) {
+    const pace_time now = time_.steady_now();
+    l.pacer.on_left(departure, now);
+    if (l.last_sent >= departure) {
+        l.last_sent = std::max(l.last_sent, now);  // the even spacing counts from the real departure too
+    }
+    return now;
+}
+
 std::optional<pace_time> dispatch_engine::grant_slot(std::size_t li, pace_time pnow) {
     lane& l = *lanes_[li];
     if (l.slot_waiters.empty()) {
@@ -613,22 +624,23 @@ std::optional<pace_time> dispatch_engine::poll_due(std::size_t li, pace_time pno
         !l.pacer.may_send(pnow, request_class::send)) {
         return std::max(l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send));
     }
-    l.pacer.on_sent(pnow, request_class::housekeeping);
+    const pace_time departure = l.pacer.on_sent(pnow, request_class::housekeeping);
     l.last_sent = pnow;
     ++stats_.polls;
     if (health_of != nullptr) {
         number(*health_of).health_polling = true;
-        spawn(poll_health(li, *health_of));
+        spawn(poll_health(li, *health_of, departure));
     } else {
         l.instances_polling = true;
         l.last_instances_poll = pnow;
-        spawn(poll_instances(li));
+        spawn(poll_instances(li, departure));
     }
     return l.last_sent + l.spacing;
 }
 
-asio::awaitable<void> dispatch_engine::poll_instances(std::size_t li) {
+asio::awaitable<void> dispatch_engine::poll_instances(std::size_t li, pace_time departure) {
     lane& l = *lanes_[li];
+    departed(l, departure);
     auto op = api_.list_instances(l.account);
     api::api_result<std::vector<api::instance>> r = co_await std::move(op);
     l.instances_polling = false;
@@ -661,9 +673,9 @@ asio::awaitable<void> dispatch_engine::poll_instances(std::size_t li) {
     mark(li);
 }
 
-asio::awaitable<void> dispatch_engine::poll_health(std::size_t li, std::string id) {
+asio::awaitable<void> dispatch_engine::poll_health(std::size_t li, std::string id, pace_time departure) {
     lane& l = *lanes_[li];
-    const pace_time left = time_.steady_now();
+    const pace_time left = departed(l, departure);
     auto op = api_.instance_health(l.account, id);
     api::api_result<api::instance_health> r = co_await std::move(op);
     number_state& n = number(id);
@@ -789,7 +801,8 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
                                        .batch = std::move(b),
                                        .instance_id = std::move(instance),
                                        .sent_at = {},
-                                       .claimed_at = after});
+                                       .claimed_at = after,
+                                       .departure = {}});
     }
     mark(li);
 }
@@ -819,7 +832,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
                                                 std::optional<pace_time> slot) {
     lane& l = *lanes_[li];
     const timestamp started = time_.now();
-    const pace_time left = time_.steady_now();
+    const pace_time left = departed(l, p.departure);
     if (slot) {
         stats_.lateness.add(left - std::min(*slot, left));
     }
@@ -834,7 +847,9 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         log_->error("engine: job {} (batch #{}): no WhatsApp number to send from", p.job.id, p.job.batch_id);
         answer = local_failure(no_instance_code);
     } else {
-        auto op = api_.send(l.account, std::move(std::get<api::send_request>(built)));
+        // Counted again as it is written: a wait for a connection, or its handshakes, is a stall too.
+        auto op = api_.send(l.account, std::move(std::get<api::send_request>(built)),
+                            [this, &l, departure = p.departure] { departed(l, departure); });
         api::api_result<api::message_ref> r = co_await std::move(op);
         answer = answer_of(r);
         if (!r.ok() && answer.v.act != action::rate_limited) {
@@ -940,9 +955,9 @@ void dispatch_engine::feed_breakers(std::size_t li, const pending_job& p, const 
 }
 
 asio::awaitable<void> dispatch_engine::preview(std::size_t li, std::shared_ptr<batch_entry> b,
-                                               api::send_request first) {
+                                               api::send_request first, pace_time departure) {
     lane& l = *lanes_[li];
-    const pace_time left = time_.steady_now();
+    const pace_time left = departed(l, departure);
     api::template_preview_request request;
     request.variables = std::move(first.content.variables);
     if (!first.instance_id.empty()) {

@@ -194,8 +194,11 @@ class dispatch_engine {
     std::optional<pace_time> poll_due(std::size_t lane, pace_time pnow);
     // Gives the first request_slot() waiter a slot if the pacer has one; when the next is due, if any waits.
     std::optional<pace_time> grant_slot(std::size_t lane, pace_time pnow);
-    boost::asio::awaitable<void> poll_instances(std::size_t lane);
-    boost::asio::awaitable<void> poll_health(std::size_t lane, std::string id);
+    boost::asio::awaitable<void> poll_instances(std::size_t lane, pace_time departure);
+    boost::asio::awaitable<void> poll_health(std::size_t lane, std::string id, pace_time departure);
+    // A request of the lane, recorded by its pacer at `departure`, is leaving now: a stall in between
+    // (pacer::on_left) moves the recorded departure to now, which it returns.
+    pace_time departed(lane& l, pace_time departure);
     // Sends what may go now; returns when the lane wants to be looked at again for its numbers (if at all).
     std::optional<pace_time> send_ready(std::size_t lane, timestamp now, pace_time pnow);
     double draw();
@@ -206,7 +209,7 @@ class dispatch_engine {
     // answered).
     boost::asio::awaitable<void> send_one(std::size_t lane, pending_job job, std::optional<pace_time> slot);
     boost::asio::awaitable<void> preview(std::size_t lane, std::shared_ptr<batch_entry> batch,
-                                         api::send_request first);
+                                         api::send_request first, pace_time departure);
     // Holds the batch in the store (cause, code) and gives its claimed jobs back.
     boost::asio::awaitable<void> hold_batch(std::size_t lane, std::shared_ptr<batch_entry> batch,
                                             std::string cause, std::string code);

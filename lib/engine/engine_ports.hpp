@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,10 @@ class queue_port {
 class send_port {
   public:
     virtual ~send_port() = default;
-    // POST /messages/send with the account's key.
-    virtual boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
-                                                                           api::send_request r) = 0;
+    // POST /messages/send with the account's key; `on_write` is called as the request is written on an
+    // open connection (after any wait for one), the departure the key's pacer must count.
+    virtual boost::asio::awaitable<api::api_result<api::message_ref>> send(
+        std::string account, api::send_request r, std::function<void()> on_write) = 0;
     // Housekeeping with the account's key: GET /instances (each number's connection state) and
     // GET /instances/{id}/health (warm-up guidance and safetyState).
     virtual boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(

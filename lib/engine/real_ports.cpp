@@ -70,9 +70,11 @@ asio::awaitable<api::api_result<T>> client_send_port::with_key(const std::string
 }
 
 asio::awaitable<api::api_result<api::message_ref>> client_send_port::send(std::string account,
-                                                                          api::send_request r) {
-    auto op = with_key<api::message_ref>(
-        account, [&](const api_key& k) { return client_.send_message(k, std::move(r)); });
+                                                                          api::send_request r,
+                                                                          std::function<void()> on_write) {
+    auto op = with_key<api::message_ref>(account, [&](const api_key& k) {
+        return client_.send_message(k, std::move(r), std::move(on_write));
+    });
     co_return co_await std::move(op);
 }
 

@@ -36,8 +36,8 @@ class client_send_port final : public send_port {
   public:
     client_send_port(api::api_client& client, std::map<std::string, api_key, std::less<>> keys)
         : client_(client), keys_(std::move(keys)) {}
-    boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
-                                                                   api::send_request r) override;
+    boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account, api::send_request r,
+                                                                   std::function<void()> on_write) override;
     boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
         std::string account) override;
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,

@@ -87,6 +87,31 @@ TEST_F(ApiTest, QueuedRequestsAreServedInOrder) {
     }
 }
 
+// on_write marks when a request is really written: a request queued for the only connection is written once
+// the one before it is answered (50 ms later), not when it was made — that is the departure a pacer counts.
+TEST_F(ApiTest, OnWriteIsCalledWhenTheRequestIsWrittenNotWhenItIsQueued) {
+    start_sim();
+    auto o = options_for(*sim_);
+    o.pool.max_connections = 1;
+    start_client(o);
+    set_latency(*sim_, "50ms");
+    std::vector<std::chrono::steady_clock::time_point> written;  // appended on the client's thread only
+    const auto made = std::chrono::steady_clock::now();
+    std::vector<std::future<api_result<message_ref>>> calls;
+    for (int i = 0; i < 3; ++i) {
+        calls.push_back(
+            spawn(client_->send_message(shop_key(), text_to("+3361234550" + std::to_string(i)), [&written] {
+                written.push_back(std::chrono::steady_clock::now());
+            })));
+    }
+    for (auto& f : calls) {
+        EXPECT_TRUE(f.get().ok());
+    }
+    ASSERT_EQ(written.size(), 3u);  // once each
+    EXPECT_GE(written[1] - made, std::chrono::milliseconds{50});
+    EXPECT_GE(written[2] - written[1], std::chrono::milliseconds{50});
+}
+
 TEST_F(ApiTest, QueueTimeoutWhenEveryConnectionStaysBusy) {
     start_sim();
     auto o = options_for(*sim_);

@@ -311,6 +311,82 @@ TEST(Pacer, HousekeepingUsesSpareCapacityWithinItsShare) {
     }
 }
 
+// A sender that is sometimes stalled between taking a slot and writing the request (a busy or descheduled
+// thread): one request in five leaves up to 300 ms after its slot. Arrivals are the real departures plus the
+// network's delay. Without corrections the stall is jitter the bound does not cover; with on_left it is.
+struct stalled_run {
+    std::size_t busiest = 0;
+    std::size_t sent = 0;
+    pace_duration stalled{};  // the stalls' total length
+};
+
+stalled_run run_with_stalls(bool corrected) {
+    pacer p(pacer_options{.rate = 10, .jitter_bound = milliseconds{5}});
+    network net(7);
+    std::mt19937_64 random(99);
+    std::vector<pace_time> arrivals;
+    struct pending {
+        pace_time recorded;
+        pace_time leaves;
+    };
+    std::vector<pending> stalled;
+    stalled_run out;
+    pace_time now = start;
+    const pace_time end = start + seconds{600};
+    while (now < end) {
+        // Stalled requests leave (and are corrected) before anything decided later.
+        const pace_time next = p.next_allowed(now, request_class::send);
+        std::sort(stalled.begin(), stalled.end(), [](auto& a, auto& b) { return a.leaves < b.leaves; });
+        if (!stalled.empty() && stalled.front().leaves <= next) {
+            const pending s = stalled.front();
+            stalled.erase(stalled.begin());
+            now = std::max(now, s.leaves);
+            if (corrected) {
+                p.on_left(s.recorded, s.leaves);
+            }
+            arrivals.push_back(net.arrival(s.leaves));
+            continue;
+        }
+        now = next;
+        const pace_time recorded = p.on_sent(now, request_class::send);
+        if (std::uniform_int_distribution<int>(0, 4)(random) == 0) {
+            const milliseconds stall{std::uniform_int_distribution<int>(1, 300)(random)};
+            out.stalled += stall;
+            stalled.push_back({recorded, now + stall});
+        } else {
+            arrivals.push_back(net.arrival(now));
+        }
+    }
+    out.sent = arrivals.size();
+    out.busiest = busiest_second(arrivals);
+    return out;
+}
+
+TEST(Pacer, DeparturesLateBehindTheirSlotAreCorrectedSoNoWindowOverflows) {
+    EXPECT_GT(run_with_stalls(false).busiest, 10u) << "stalls beyond the jitter bound overflow a window";
+    const stalled_run r = run_with_stalls(true);
+    EXPECT_EQ(r.busiest, 10u);
+    // A correction costs at most its stall: the key keeps its full rate over the time not stalled (with one
+    // request in five stalled by 150 ms on average, about 70 % of the run).
+    const double unstalled = std::chrono::duration<double>(seconds{600} - r.stalled).count();
+    EXPECT_GE(static_cast<double>(r.sent), 0.99 * 10.0 * unstalled);
+}
+
+TEST(Pacer, OnLeftIgnoresAnEarlierTimeAndADepartureNoLongerLogged) {
+    pacer p(pacer_options{.rate = 2, .jitter_bound = milliseconds{0}});
+    const pace_time a = p.on_sent(start, request_class::send);
+    p.on_left(a, a - milliseconds{5});  // not later: nothing moves
+    const pace_time b = p.on_sent(start + milliseconds{10}, request_class::send);
+    EXPECT_EQ(p.next_allowed(b, request_class::send), a + p.span());
+    p.on_left(a, a + milliseconds{50});  // a and b (recorded before a's real departure) move to a + 50 ms
+    EXPECT_EQ(p.next_allowed(b, request_class::send), a + milliseconds{50} + p.span());
+    const pace_time c = p.on_sent(p.next_allowed(b, request_class::send), request_class::send);
+    p.on_sent(c + p.span(), request_class::send);
+    const pace_time before = p.next_allowed(c + p.span(), request_class::send);
+    p.on_left(a, a + milliseconds{80});  // a left the log two departures ago: too late, nothing moves
+    EXPECT_EQ(p.next_allowed(c + p.span(), request_class::send), before);
+}
+
 TEST(Pacer, HousekeepingWithoutAShareNeverGoes) {
     pacer p(pacer_options{.housekeeping_share = 0});
     EXPECT_EQ(p.next_allowed(start, request_class::housekeeping), pace_time::max());

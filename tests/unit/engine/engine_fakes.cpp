@@ -283,7 +283,11 @@ std::size_t fake_queue::count_state(job_state s) const {
 
 // ---- fake_api -------------------------------------------------------------------------------------------
 
-asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string account, api::send_request r) {
+asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string account, api::send_request r,
+                                                                  std::function<void()> on_write) {
+    if (on_write) {
+        on_write();
+    }
     const std::string to = r.to;
     requests.push_back({std::move(account), std::move(r), clock_.steady_now()});
     fake_answer a = fallback;

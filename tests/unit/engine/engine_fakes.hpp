@@ -125,8 +125,9 @@ class fake_api final : public send_port {
   public:
     fake_api(boost::asio::io_context& io, virtual_clock& clock) : io_(io), clock_(clock) {}
 
-    boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account,
-                                                                   api::send_request r) override;
+    // Calls on_write at once: a fake request is written the moment it is made.
+    boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account, api::send_request r,
+                                                                   std::function<void()> on_write) override;
     boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
         std::string account) override;
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
