@@ -412,12 +412,17 @@ class session final : public connection_base {
             parser_.reset();
 
             // Control routes are out of band: no reset and no modelled network jitter for them.
+            // The request arrives when it has been read plus the modelled jitter, stamped so: after the jitter's
+            // timer the clock would also hold how late this process woke up, noise of the machine running the
+            // simulator (2 cores shared with the client under test) rather than of the modelled network.
+            auto arrival = std::chrono::steady_clock::now();
             if (!std::string_view(data_.target).starts_with("/_sim/")) {
                 if (world_.draw_reset()) {
                     reset();
                     co_return;
                 }
                 const auto jitter = world_.draw_arrival_jitter();
+                arrival += jitter;
                 if (jitter.count() > 0) {
                     const bool waited = co_await wait(jitter);
                     if (!waited) {
@@ -441,7 +446,7 @@ class session final : public connection_base {
 
             response resp;
             try {
-                resp = world_.handle(req, std::chrono::steady_clock::now(), std::chrono::system_clock::now());
+                resp = world_.handle(req, arrival, std::chrono::system_clock::now());
             } catch (const std::exception& e) {
                 resp = error_answer(500, "INTERNAL_ERROR", "Simulator error");
                 std::fprintf(stderr, "msgflash-sim: world::handle threw: %s\n", e.what());
