@@ -260,8 +260,11 @@ auto api_client::get_instance_health(api_key key, std::string id) -> call<instan
     return call_endpoint<instance_health>(state_, std::move(key), instance_health_request(id));
 }
 
-auto api_client::create_campaign(api_key key, boost::json::object body) -> call<campaign> {
-    return call_endpoint<campaign>(state_, std::move(key), create_campaign_request(body));
+auto api_client::create_campaign(api_key key, boost::json::object body, std::function<void()> on_write)
+    -> call<campaign> {
+    endpoint_request e = create_campaign_request(body);
+    e.on_write = std::move(on_write);
+    return call_endpoint<campaign>(state_, std::move(key), std::move(e));
 }
 
 auto api_client::get_campaign(api_key key, std::string id) -> call<campaign> {

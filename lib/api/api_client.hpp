@@ -84,7 +84,8 @@ class api_client {
     call<instance_health> get_instance_health(api_key key, std::string id);
 
     // Campaigns; `body` as documented for POST /campaigns (the caller removes file-only fields like account).
-    call<campaign> create_campaign(api_key key, boost::json::object body);
+    call<campaign> create_campaign(api_key key, boost::json::object body,
+                                   std::function<void()> on_write = {});
     call<campaign> get_campaign(api_key key, std::string id);
     call<campaign_stats> get_campaign_stats(api_key key, std::string id);
     call<campaign> pause_campaign(api_key key, std::string id);

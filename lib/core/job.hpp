@@ -89,6 +89,7 @@ struct batch_spec {
     std::vector<std::string> instance_ids{};  // one number, or several to spread the batch over
     std::string message_json = "null";        // the batch's message object as JSON text (template for jobs)
     bool allow_duplicates = false;            // false: a `to` repeated inside the batch is queued once
+    bool campaign = false;  // a *.campaign.json: one job that creates the campaign, no recipient (`to` empty)
 };
 
 // One recipient of a batch. `ref` is the job's identity inside its batch (default: `to`).

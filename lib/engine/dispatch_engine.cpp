@@ -807,7 +807,8 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
     mark(li);
 }
 
-send_answer dispatch_engine::answer_of(const api::api_result<api::message_ref>& r) const {
+template <class Created>
+send_answer dispatch_engine::answer_of(const api::api_result<Created>& r) const {
     send_answer a;
     a.v = r.verdict();
     a.http_status = r.http_status();
@@ -840,9 +841,22 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
     send_answer answer;
     built_request built =
         build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);
+    const bool campaign = std::holds_alternative<campaign_create>(built);
     if (const std::string* error = std::get_if<std::string>(&built)) {
         log_->error("engine: job {} (batch #{}): {}", p.job.id, p.job.batch_id, *error);
         answer = local_failure(unbuildable_code);
+    } else if (campaign) {
+        // The campaign's id is kept as the job's message id (msgflashctl campaign pause|resume takes it).
+        auto op = api_.create_campaign(l.account, std::move(std::get<campaign_create>(built).body),
+                                       [this, &l, departure = p.departure] { departed(l, departure); });
+        api::api_result<api::campaign> r = co_await std::move(op);
+        answer = answer_of(r);
+        if (r.ok()) {
+            log_->info("engine: batch #{}: campaign {} created ({})", p.job.batch_id, r->id, r->status);
+        } else if (answer.v.act != action::rate_limited) {
+            log_->warn("engine: batch #{}: POST /campaigns: {} ({})", p.job.batch_id, r.failure().detail,
+                       to_string(answer.v.act));
+        }
     } else if (p.instance_id.empty()) {
         log_->error("engine: job {} (batch #{}): no WhatsApp number to send from", p.job.id, p.job.batch_id);
         answer = local_failure(no_instance_code);
@@ -866,7 +880,14 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
                      .instance_id = p.instance_id,
                      .started = started,
                      .finished = finished};
-    job_decision d = decide(ctx, answer, options_.retry, draw());
+    // A campaign created without an answer may exist: sending it again could start it twice, and no
+    // message of ours would tell (its messages are the server's), so it is held for the operator whatever
+    // retry.on_ambiguous says.
+    retry_rules rules = options_.retry;
+    if (campaign) {
+        rules.on_ambiguous = ambiguous_policy::hold;
+    }
+    job_decision d = decide(ctx, answer, rules, draw());
     feed_breakers(li, p, answer, d, finished);
     if (!answer.api_code.empty() && answer.v.act != action::sent) {
         ++stats_.api_codes[answer.api_code];

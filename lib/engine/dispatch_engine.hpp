@@ -221,7 +221,9 @@ class dispatch_engine {
     boost::asio::awaitable<void> release_number(std::size_t lane, std::string id);
     // Runs `task` beside the scheduler; run() does not end before it has.
     void spawn(boost::asio::awaitable<void> task);
-    send_answer answer_of(const api::api_result<api::message_ref>& r) const;
+    // A send's or a campaign's answer (both give an id and a status).
+    template <class Created>
+    send_answer answer_of(const api::api_result<Created>& r) const;
 
     engine_options options_;
     queue_port& queue_;

@@ -44,6 +44,9 @@ class send_port {
     // open connection (after any wait for one), the departure the key's pacer must count.
     virtual boost::asio::awaitable<api::api_result<api::message_ref>> send(
         std::string account, api::send_request r, std::function<void()> on_write) = 0;
+    // POST /campaigns with the account's key (a *.campaign.json batch's one job); `on_write` as for send.
+    virtual boost::asio::awaitable<api::api_result<api::campaign>> create_campaign(
+        std::string account, boost::json::object body, std::function<void()> on_write) = 0;
     // Housekeeping with the account's key: GET /instances (each number's connection state) and
     // GET /instances/{id}/health (warm-up guidance and safetyState).
     virtual boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(

@@ -78,6 +78,14 @@ asio::awaitable<api::api_result<api::message_ref>> client_send_port::send(std::s
     co_return co_await std::move(op);
 }
 
+asio::awaitable<api::api_result<api::campaign>> client_send_port::create_campaign(
+    std::string account, boost::json::object body, std::function<void()> on_write) {
+    auto op = with_key<api::campaign>(account, [&](const api_key& k) {
+        return client_.create_campaign(k, std::move(body), std::move(on_write));
+    });
+    co_return co_await std::move(op);
+}
+
 asio::awaitable<api::api_result<std::vector<api::instance>>> client_send_port::list_instances(
     std::string account) {
     auto op = with_key<std::vector<api::instance>>(

@@ -38,6 +38,8 @@ class client_send_port final : public send_port {
         : client_(client), keys_(std::move(keys)) {}
     boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account, api::send_request r,
                                                                    std::function<void()> on_write) override;
+    boost::asio::awaitable<api::api_result<api::campaign>> create_campaign(
+        std::string account, boost::json::object body, std::function<void()> on_write) override;
     boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
         std::string account) override;
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,

@@ -64,6 +64,12 @@ built_request build_send_request(std::string_view message_json, std::string_view
     }
     static const json::object empty;
     const json::object& m = message->is_object() ? message->get_object() : empty;
+    if (const json::value* c = m.if_contains("campaign")) {
+        if (!c->is_object()) {
+            return std::string("the batch's campaign is not an object");
+        }
+        return campaign_create{c->get_object()};
+    }
 
     api::send_request r{.instance_id = std::move(instance_id), .to = std::move(to), .content = {}};
     if (auto template_id = string_field(m, "templateId")) {

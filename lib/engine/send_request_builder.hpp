@@ -7,12 +7,20 @@
 #include <string_view>
 #include <variant>
 
+#include <boost/json/object.hpp>
+
 #include "api/api_types.hpp"
 
 namespace msgflash::engine {
 
+// A *.campaign.json batch's one job (SPEC §3): POST /campaigns with the body the file gave (the reader stored
+// it as the batch message's "campaign" member, without account and batch).
+struct campaign_create {
+    boost::json::object body;
+};
+
 // The job's request, or why it cannot be built (a job the queue holds but no API call could carry).
-using built_request = std::variant<api::send_request, std::string>;
+using built_request = std::variant<api::send_request, campaign_create, std::string>;
 
 built_request build_send_request(std::string_view message_json, std::string_view payload_json,
                                  std::string instance_id, std::string to);

@@ -182,6 +182,7 @@ class campaign_file_reader final : public json_stream_visitor {
             campaign.emplace(kv.key(), kv.key() == "instanceId" ? json::value(instance_id_) : kv.value());
         }
         spec_.message_json = json::serialize(json::object{{"campaign", std::move(campaign)}});
+        spec_.campaign = true;
         const auto index = sink_.begin_batch(std::move(spec_));
         ++report_.batches;
         job_spec job;

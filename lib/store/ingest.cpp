@@ -284,6 +284,7 @@ struct session_batch {
     std::int64_t ordinal = 0;
     bool skip = false;
     bool allow_duplicates = false;
+    bool campaign = false;                                  // batch_spec::campaign: its one job has no `to`
     placement blocked{job_state::ready, std::nullopt, {}};  // where new jobs of an inactive batch go
     int priority = 0;
     std::optional<std::int64_t> send_at;
@@ -355,6 +356,7 @@ class ingest_state {
         r.id = spec.id;
         b.account = account_id(w_, spec.account, true);
         b.allow_duplicates = spec.allow_duplicates;
+        b.campaign = spec.campaign;
         b.priority = spec.priority;
         b.send_at = opt_millis(spec.send_at);
         b.expires_at = opt_millis(spec.expires_at);
@@ -443,7 +445,7 @@ class ingest_state {
     // ref (ref defaults to `to`): that job is in the jobs table already, so the lookup needs no flush of what
     // is buffered, and a batch new in this ingest needs no lookup at all.
     bool duplicate_to(session_batch& b, bool batch_existed, const job_spec& j) {
-        if (b.allow_duplicates) {
+        if (b.allow_duplicates || b.campaign) {
             return false;
         }
         const std::uint64_t key = seen_numbers::encode(j.to);
@@ -515,7 +517,7 @@ class ingest_state {
         if (b.skip) {
             return;
         }
-        if (j.ref.empty() || j.to.empty()) {
+        if (j.ref.empty() || (j.to.empty() && !b.campaign)) {
             throw_store_error(store_errc::invalid_argument,
                               "a job needs a ref and a to (line " + std::to_string(j.line) + ")");
         }

@@ -774,17 +774,32 @@ TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
     EXPECT_EQ(ctl("frobnicate", &out), 2) << out;
     ASSERT_EQ(ctl("resume shop-batch", &out), 0) << out;
     ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 40s)) << "sent " << counts().sent;
-    // A campaign of agency's, paused and resumed through the daemon, which finds whose key knows it (once the
-    // batches are sent: the test's own calls with the key must not crowd the daemon's).
-    const auto created = sim_.client().post(
-        "/api/v1/campaigns",
-        fmt::format(
-            R"({{"instanceId":"{}","name":"spring","schedule":"2030-01-01T09:00:00+01:00",)"
-            R"("recipients":{{"type":"explicit","value":["+33600000001"]}},"type":"text","body":"Hi"}})",
-            agency_number),
-        {{"x-api-key", "msgf_live_FAKE_agency_key"}});
-    ASSERT_EQ(created.status / 100, 2u) << created.body;
-    const std::string campaign = std::string(json::parse(created.body).at("data").at("id").as_string());
+    // A campaign file of agency's (SPEC §3): the daemon creates the campaign (POST /campaigns) and keeps its
+    // id as the job's message id; then it is paused and resumed through the daemon, which finds whose key
+    // knows it (once the batches are sent: the test's own calls with the key must not crowd the daemon's).
+    const fs::path incoming = dir_ / "spool" / "incoming";
+    std::ofstream(incoming / ".spring.campaign.json") << fmt::format(
+        R"({{"account":"agency","batch":"spring","instanceId":"{}","name":"spring",)"
+        R"("schedule":"2030-01-01T09:00:00+01:00","recipients":{{"type":"explicit","value":["+33600000001"]}},)"
+        R"("type":"text","body":"Hi"}})",
+        agency_number);
+    fs::rename(incoming / ".spring.campaign.json", incoming / "spring.campaign.json");
+    store::connection db_read(db(), store::connection::mode::read_only);
+    const auto campaign_id = [&] {
+        return db_read.query_text(
+            "SELECT coalesce((SELECT j.message_id FROM jobs j JOIN batches b ON b.id = j.batch_id "
+            "WHERE b.name = 'spring' AND j.state = 'sent'), '')");
+    };
+    ASSERT_TRUE(wait_for([&] { return !campaign_id().empty(); }, 20s))
+        << "the campaign job was not sent: "
+        << (std::stringstream() << std::ifstream(dir_ / "spool" / "rejected" / "spring.campaign.json.error.json")
+                                       .rdbuf())
+               .str();
+    const std::string campaign = campaign_id();
+    EXPECT_EQ(
+        db_read.query_int("SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN batches b "
+                          "ON b.id = j.batch_id WHERE b.name = 'spring'"),
+        1);
     EXPECT_EQ(ctl("campaign pause " + campaign, &out), 0) << out;
     const auto state = [&] {
         const auto got =

@@ -643,6 +643,37 @@ TEST_F(DispatchEngineTest, ATemplateBatchIsPreviewedOnceWithItsFirstVariablesBef
     finish();
 }
 
+// A *.campaign.json batch's one job creates the campaign (POST /campaigns with the stored body, no message
+// sent) and keeps its id; an unanswered creation is held, never sent again, even with on_ambiguous = retry.
+TEST_F(DispatchEngineTest, ACampaignJobCreatesTheCampaignAndKeepsItsId) {
+    queue.add_batch(4, R"({"campaign":{"name":"Spring","instanceId":"x","type":"text","body":"Hi"}})",
+                    {std::string(number_a)});
+    const std::int64_t job = queue.add_job("shop", 4, "", "null");
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 1; }));
+    ASSERT_EQ(api.campaigns.size(), 1u);
+    EXPECT_EQ(api.campaigns[0].account, "shop");
+    EXPECT_EQ(api.campaigns[0].body.at("name").as_string(), "Spring");
+    EXPECT_TRUE(api.requests.empty()) << "a campaign job sent a message";
+    ASSERT_NE(queue.last_result(job), nullptr);
+    EXPECT_EQ(queue.last_result(job)->attempt.message_id, "campaign-1");
+    EXPECT_EQ(queue.last_result(job)->api_status, "scheduled");
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ACampaignCreatedWithoutAnAnswerIsHeldNotCreatedAgain) {
+    queue.add_batch(4, R"({"campaign":{"name":"Spring","type":"text","body":"Hi"}})",
+                    {std::string(number_a)});
+    const std::int64_t job = queue.add_job("shop", 4, "", "null");
+    api.campaign_answer = fake_answer{.k = fake_answer::kind::ambiguous};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::held) == 1; }));
+    ASSERT_NE(queue.last_result(job), nullptr);
+    EXPECT_TRUE(queue.last_result(job)->attempt.ambiguous);
+    finish();
+    EXPECT_EQ(api.campaigns.size(), 1u);
+}
+
 TEST_F(DispatchEngineTest, ARefusedPreviewHoldsTheTemplateBatchBeforeAnyMessageGoes) {
     queue.add_batch(3, R"({"templateId":"tpl_missing"})", {std::string(number_a)});
     for (int i = 0; i < 5; ++i) {

@@ -336,6 +336,36 @@ asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string ac
         api::message_ref{.id = "msg-" + std::to_string(next_message_++), .status = "queued"}, info);
 }
 
+asio::awaitable<api::api_result<api::campaign>> fake_api::create_campaign(std::string account,
+                                                                          boost::json::object body,
+                                                                          std::function<void()> on_write) {
+    if (on_write) {
+        on_write();
+    }
+    campaigns.push_back({std::move(account), std::move(body), clock_.steady_now()});
+    const fake_answer a = campaign_answer;
+    if (a.latency > pace_duration::zero()) {
+        co_await clock_.delay(a.latency);
+    }
+    api::api_failure f;
+    if (a.k == fake_answer::kind::ambiguous) {
+        f.outcome = transport_outcome::ambiguous;
+        f.ec = asio::error::operation_aborted;
+        co_return api::api_result<api::campaign>(std::move(f), api::exchange_info{});
+    }
+    if (a.k == fake_answer::kind::error) {
+        f.outcome = transport_outcome::answered;
+        f.http_status = a.status;
+        f.error = api::api_error{
+            .http_status = a.status, .code = a.code, .message = {}, .details = {}, .retry_after = {}};
+        co_return api::api_result<api::campaign>(std::move(f), api::exchange_info{.http_status = a.status});
+    }
+    api::campaign c;
+    c.id = "campaign-" + std::to_string(campaigns.size());
+    c.status = "scheduled";
+    co_return api::api_result<api::campaign>(std::move(c), api::exchange_info{.http_status = 201});
+}
+
 asio::awaitable<api::api_result<std::vector<api::instance>>> fake_api::list_instances(std::string account) {
     polls.push_back({std::move(account), "instances", clock_.steady_now()});
     std::vector<api::instance> list;

@@ -128,6 +128,8 @@ class fake_api final : public send_port {
     // Calls on_write at once: a fake request is written the moment it is made.
     boost::asio::awaitable<api::api_result<api::message_ref>> send(std::string account, api::send_request r,
                                                                    std::function<void()> on_write) override;
+    boost::asio::awaitable<api::api_result<api::campaign>> create_campaign(
+        std::string account, boost::json::object body, std::function<void()> on_write) override;
     boost::asio::awaitable<api::api_result<std::vector<api::instance>>> list_instances(
         std::string account) override;
     boost::asio::awaitable<api::api_result<api::instance_health>> instance_health(std::string account,
@@ -163,6 +165,14 @@ class fake_api final : public send_port {
     };
     std::vector<preview_call> previews;
     fake_answer preview_answer = fake_answer::success();
+    // Campaigns created (POST /campaigns), answered with campaign_answer (ok, error or ambiguous).
+    struct campaign_call {
+        std::string account;
+        boost::json::object body;
+        pace_time at;
+    };
+    std::vector<campaign_call> campaigns;
+    fake_answer campaign_answer = fake_answer::success();
     std::size_t cancel_calls = 0;
     std::size_t in_flight = 0;
     std::size_t max_in_flight = 0;

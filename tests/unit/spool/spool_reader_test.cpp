@@ -764,6 +764,7 @@ TEST(SpoolReaderCampaign, TemplateCampaignIsOneBatchOfOneJob) {
     EXPECT_EQ(b.account, "shop");
     EXPECT_EQ(b.fingerprint, fake_sha);
     EXPECT_EQ(b.instance_ids, std::vector<std::string>{std::string(instance)});
+    EXPECT_TRUE(b.campaign);
     const auto m = json::parse(b.message_json);
     const auto& c = m.at("campaign").as_object();
     EXPECT_FALSE(c.contains("account"));
