@@ -218,6 +218,10 @@ bool reporter::consider(const store::finished_batch& b, timestamp now, std::stop
         }
     }
     const auto steady_now = std::chrono::steady_clock::now();
+    if (const auto f = failed_.find(b.id);
+        f != failed_.end() && steady_now - f->second < options_.min_rewrite_interval) {
+        return false;  // it failed a moment ago (a full disk?): not again at every pass
+    }
     if (it != known_.end() && it->second.counts == b.counts) {
         known_report& k = it->second;
         if (k.final) {
@@ -245,10 +249,13 @@ bool reporter::consider(const store::finished_batch& b, timestamp now, std::stop
     std::string error;
     if (!write_batch_report(*reader_, dir_.fd(), b, now, options_.page_rows, stop, w, error)) {
         if (!stop.stop_requested()) {
-            log_->error("report {}: {}", b.id, error);
+            log_->error("report {}: {}; tried again in {} ms", b.id, error,
+                        options_.min_rewrite_interval.count());
+            failed_[b.id] = steady_now;
         }
         return false;
     }
+    failed_.erase(b.id);
     known_report k;
     k.final = w.final;
     k.deliveries_checked_ms = w.deliveries_checked_at

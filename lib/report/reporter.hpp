@@ -98,6 +98,8 @@ class reporter {
     std::optional<store::queue_reader> reader_;
     dir_handle dir_;
     std::map<std::string, known_report, std::less<>> known_;  // by batch id
+    // Batches whose last write failed, and when: tried again after min_rewrite_interval.
+    std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> failed_;
     std::mutex mutex_;
     std::condition_variable_any wake_;
     std::jthread thread_;

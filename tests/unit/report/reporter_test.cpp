@@ -213,6 +213,25 @@ TEST_F(Reporter, ABatchThatSentNothingIsFinalAtOnce) {
     EXPECT_EQ(s.at("states").at("failed").as_int64(), 2);
 }
 
+TEST_F(Reporter, AFailedWriteKeepsTheOldFilesAndIsNotRetriedAtEveryPass) {
+    ASSERT_TRUE(store::test::ingest_batch(*store_, store::test::make_batch("refused"), 1));
+    auto c = store::test::claim(*store_, "shop", 1);
+    ASSERT_TRUE(store_->submit(store::record_result{failed_result(c.jobs[0])}));
+    // A directory where the CSV goes: the rename fails (as a full disk would fail a write).
+    fs::create_directories(reports_ / "refused.csv");
+    reporter_options o = options();
+    o.min_rewrite_interval = 1h;
+    reporter r(*store_, o);
+    EXPECT_EQ(r.run_once(), 0u);
+    EXPECT_FALSE(fs::exists(reports_ / "refused.summary.json"));
+    EXPECT_FALSE(fs::exists(reports_ / ".refused.csv.tmp")) << "the temporary is removed";
+    fs::remove(reports_ / "refused.csv");
+    EXPECT_EQ(r.run_once(), 0u) << "tried again only after min_rewrite_interval";
+    reporter restarted(*store_, o);
+    EXPECT_EQ(restarted.run_once(), 1u);
+    EXPECT_TRUE(fs::exists(reports_ / "refused.summary.json"));
+}
+
 TEST_F(Reporter, RunsOnItsOwnThreadAndStops) {
     queue_and_end_batch();
     reporter_options o = options();
