@@ -1,14 +1,6 @@
-// The reporter (SPEC §7): on a thread of its own, every `interval`, it has the batches whose every job ended
-// marked finished (collect_finished_batches, through the writer like any write) and writes the reports that
-// are missing or stale — reports/<stem>.csv and <stem>.summary.json — from a read-only connection, page by
-// page. Report files are never written on the writer's thread nor on the engine's io_context.
-//
-// When a report is due: none yet (or one it cannot read); the batch changed since (its job counts differ:
-// jobs added to it, or dead ones retried); or, until the report is final, reconciliation checked one of its
-// deliveries after the report was written (max(deliveries.last_checked) newer than the summary's
-// deliveries_checked_at_ms) — looked at, and so rewritten, at most once per `min_rewrite_interval`. A final
-// report (every job ended, every delivery settled) is not rewritten. What was written is remembered in the
-// summaries themselves: no table of its own, nothing to migrate.
+// The reporter (SPEC §7): a thread of its own that marks finished batches and writes their reports —
+// reports/<stem>.csv and <stem>.summary.json — from a read-only connection, page by page, never on the
+// store's writer thread nor on the engine's io_context.
 #pragma once
 
 #include <chrono>
@@ -63,6 +55,13 @@ bool write_batch_report(store::queue_reader& reader, int dir_fd, const store::fi
                         timestamp now, std::size_t page_rows, std::stop_token stop, report_written& out,
                         std::string& error);
 
+// Every `interval`: has the batches whose every job ended marked finished (collect_finished_batches, through
+// the writer like any write), then writes the reports that are due. Due: none yet (or one it cannot read);
+// the batch changed since (its job counts differ: jobs added to it, or dead ones retried); or, until the
+// report is final, reconciliation checked one of its deliveries after it was written (max(last_checked) newer
+// than the summary's deliveries_checked_at_ms) — looked at, and so rewritten, at most once per
+// `min_rewrite_interval`. A final report (every job ended, every delivery settled) is not rewritten. What was
+// written is remembered in the summaries themselves: no table of its own, nothing to migrate.
 class reporter {
   public:
     reporter(store::queue_store& store, reporter_options options);
