@@ -25,6 +25,7 @@
 #include "daemon/sd_notify.hpp"
 #include "engine/dispatch_engine.hpp"
 #include "engine/real_ports.hpp"
+#include "report/reporter.hpp"
 #include "spool/spool_dirs.hpp"
 #include "spool/spool_ingester.hpp"
 #include "spool/spool_watcher.hpp"
@@ -398,6 +399,15 @@ int app::run() {
         client->shutdown();
         admin.detach();
     });
+    // Reports of finished batches (SPEC §7), on the reporter's own thread: their file I/O never holds up the
+    // writer or this io_context.
+    report::reporter_options report_options;
+    report_options.reports_dir = config_.spool.dir / "reports";
+    report_options.interval = config_.reports.interval;
+    report_options.min_rewrite_interval = config_.reports.min_rewrite_interval;
+    report_options.logger = log_;
+    report::reporter reporter(*store, std::move(report_options));
+    reporter.start();
     watcher->start();
     admin.set_ready();
     notifier.ready(status_now());
@@ -409,9 +419,11 @@ int app::run() {
     log_->info(
         "engine: send lateness p50 {:.3f} ms p99 {:.3f} ms max {:.3f} ms ({} sends behind a pacer slot)",
         ms(late.quantile(0.5)), ms(late.quantile(0.99)), ms(late.max()), late.count());
-    // The spool stops first (an ingest in progress is abandoned whole and redone at the next start), then
-    // the store commits what is pending and closes.
+    // The spool and the reporter stop first (an ingest in progress is abandoned whole and redone at the
+    // next start), then the store commits what is pending and closes.
     watcher->stop();
+    reporter
+        .stop();  // a report being written is abandoned whole (the previous one stays) and redone at start
     client.reset();
     store->close();
     log_->info("msgflashd stopped");

@@ -7,7 +7,7 @@
 
 #include "daemon/ctl_commands.hpp"
 #include "daemon/ctl_format.hpp"
-#include "store/sqlite.hpp"
+#include "report/report_format.hpp"
 
 namespace msgflash::ctl {
 
@@ -307,72 +307,40 @@ int run_export(const context& ctx) {
     }
     const std::string& batch = ctx.cmd.positional[0];
     const bool ndjson = ctx.cmd.option("--format").value_or("csv") == "ndjson";
-    try {
-        sqlite3* db = reader->handle();
-        store::statement find(db, "SELECT id FROM batches WHERE name = ?1");
-        find.bind(1, batch);
-        if (!find.step()) {
-            fmt::print(ctx.err, "msgflashctl: no batch \"{}\"\n", batch);
+    auto b = reader->batch(batch);
+    if (!b) {
+        fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n", b.error().message());
+        return exit_failure;
+    }
+    if (!*b) {
+        fmt::print(ctx.err, "msgflashctl: no batch \"{}\"\n", batch);
+        return exit_failure;
+    }
+    // The rows of reports/<batch>.csv, formatted by the same code (lib/report), page by page: a reader that
+    // is slow to take the output never holds a snapshot of the queue (nor its WAL) for the whole batch.
+    if (!ndjson) {
+        fmt::print(ctx.out, "{}", report::csv_header());
+    }
+    store::report_cursor cursor(*reader, (*b)->rowid, page_rows);
+    std::string out;
+    for (;;) {
+        auto page = cursor.next();
+        if (!page) {
+            fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n", page.error().message());
             return exit_failure;
         }
-        const std::int64_t batch_rowid = find.int64(0);
-        find.reset();
-        store::statement rows(db,
-                              "SELECT j.ref, j.to_number, j.state, coalesce(j.message_id, ''), j.attempts, "
-                              "coalesce(j.last_code, ''), j.sent_at, coalesce(d.status, ''), j.ambiguous "
-                              "FROM jobs j LEFT JOIN deliveries d ON d.job_id = j.id "
-                              "WHERE j.batch_id = ?1 AND j.ref > ?2 ORDER BY j.ref LIMIT ?3");
-        if (!ndjson) {
-            std::vector<std::string> header(export_columns.begin(), export_columns.end());
-            fmt::print(ctx.out, "{}", csv_row(header));
+        if (page->empty()) {
+            break;
         }
-        std::string after;
-        for (;;) {
-            store::statement(db, "BEGIN").run();
-            std::size_t n = 0;
-            std::string out;
-            rows.bind(1, batch_rowid).bind(2, after).bind(3, static_cast<std::int64_t>(page_rows));
-            while (rows.step()) {
-                ++n;
-                after = rows.str(0);
-                const std::string sent_at =
-                    rows.is_null(6) ? std::string() : utc_time(from_millis(rows.int64(6)));
-                if (ndjson) {
-                    const json::object o{
-                        {"ref", rows.str(0)},
-                        {"to", rows.str(1)},
-                        {"state", rows.str(2)},
-                        {"message_id", rows.str(3)},
-                        {"attempts", rows.int64(4)},
-                        {"last_code", rows.str(5)},
-                        {"sent_at", sent_at.empty() ? json::value(nullptr) : json::value(sent_at)},
-                        {"delivery_status", rows.str(7)},
-                        {"ambiguous", rows.int64(8) != 0}};
-                    out += json::serialize(o);
-                    out += '\n';
-                } else {
-                    const std::vector<std::string> f{rows.str(0),
-                                                     rows.str(1),
-                                                     rows.str(2),
-                                                     rows.str(3),
-                                                     std::to_string(rows.int64(4)),
-                                                     rows.str(5),
-                                                     sent_at,
-                                                     rows.str(7),
-                                                     rows.int64(8) != 0 ? "true" : "false"};
-                    out += csv_row(f);
-                }
-            }
-            rows.reset();
-            store::statement(db, "COMMIT").run();
-            fmt::print(ctx.out, "{}", out);
-            if (n < page_rows) {
-                break;
+        out.clear();
+        for (const store::report_row& r : *page) {
+            if (ndjson) {
+                report::append_ndjson_row(out, r);
+            } else {
+                report::append_csv_row(out, r);
             }
         }
-    } catch (const store::store_exception& e) {
-        fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n", e.error().message());
-        return exit_failure;
+        fmt::print(ctx.out, "{}", out);
     }
     return exit_ok;
 }

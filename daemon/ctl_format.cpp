@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 
 #include <fmt/format.h>
+
+#include "report/report_format.hpp"
 
 namespace msgflash::ctl {
 
@@ -56,80 +57,6 @@ std::size_t display_width(std::string_view s) noexcept {
         s.begin(), s.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
 }
 
-std::string csv_field(std::string_view s) {
-    if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
-        return std::string(s);
-    }
-    std::string out = "\"";
-    for (char ch : s) {
-        if (ch == '"') {
-            out += '"';
-        }
-        out += ch;
-    }
-    out += '"';
-    return out;
-}
-
-std::string csv_row(std::span<const std::string> fields) {
-    std::string out;
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        if (i > 0) {
-            out += ',';
-        }
-        out += csv_field(fields[i]);
-    }
-    out += "\r\n";
-    return out;
-}
-
-std::vector<std::vector<std::string>> parse_csv(std::string_view text) {
-    std::vector<std::vector<std::string>> rows;
-    std::vector<std::string> row;
-    std::string field;
-    bool quoted = false;
-    bool any = false;  // something seen on this row
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char ch = text[i];
-        if (quoted) {
-            if (ch == '"') {
-                if (i + 1 < text.size() && text[i + 1] == '"') {
-                    field += '"';
-                    ++i;
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field += ch;
-            }
-            continue;
-        }
-        any = true;
-        if (ch == '"') {
-            quoted = true;
-        } else if (ch == ',') {
-            row.push_back(std::move(field));
-            field.clear();
-        } else if (ch == '\r' || ch == '\n') {
-            if (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-                ++i;
-            }
-            row.push_back(std::move(field));
-            field.clear();
-            rows.push_back(std::move(row));
-            row.clear();
-            any = false;
-        } else {
-            field += ch;
-        }
-    }
-    if (any || !field.empty() || !row.empty()) {
-        row.push_back(std::move(field));
-        rows.push_back(std::move(row));
-    }
-    return rows;
-}
-
 std::string short_duration(std::chrono::seconds d) {
     std::int64_t s = std::max<std::int64_t>(0, d.count());
     constexpr std::int64_t minute = 60;
@@ -148,12 +75,7 @@ std::string short_duration(std::chrono::seconds d) {
 }
 
 std::string utc_time(timestamp t) {
-    const std::time_t secs =
-        static_cast<std::time_t>(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
-    std::tm tm{};
-    ::gmtime_r(&secs, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return report::utc_seconds(t);
 }
 
 std::string rate_text(std::optional<double> per_second) {

@@ -1,12 +1,11 @@
-// msgflashctl's output helpers: aligned tables for people, RFC 4180 CSV for reports, short durations, UTC
-// times and the progress bar of `watch`. Pure string building; the commands decide where it goes.
+// msgflashctl's output helpers: aligned tables for people, short durations, UTC times and the progress bar of
+// `watch` (the CSV of `export` is lib/report's, shared with the daemon's reports). Pure string building; the
+// commands decide where it goes.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,17 +38,6 @@ class table {
 
 // Code points in a UTF-8 string (bytes that do not start a sequence are not counted).
 std::size_t display_width(std::string_view s) noexcept;
-
-// One CSV field (RFC 4180): quoted when it holds a comma, a double quote, CR or LF, with quotes doubled.
-std::string csv_field(std::string_view s);
-// Fields joined by commas, ending with CRLF (RFC 4180 §2.1).
-std::string csv_row(std::span<const std::string> fields);
-// Splits CSV text back into rows of fields (RFC 4180, for tests and scripts reading an export).
-std::vector<std::vector<std::string>> parse_csv(std::string_view text);
-
-// The columns of reports/<batch>.csv and `export` (SPEC §7).
-inline constexpr std::array<std::string_view, 9> export_columns{
-    "ref", "to", "state", "message_id", "attempts", "last_code", "sent_at", "delivery_status", "ambiguous"};
 
 // "45s", "3m20s", "2h05m", "3d04h": two units at most, for ETAs and ages. Negative durations print as "0s".
 std::string short_duration(std::chrono::seconds d);

@@ -922,6 +922,10 @@ config read_document(const toml::table& root, diagnostics& diag, const std::file
     section("reconcile", [&](table_reader& s) {
         read_duration(s, "max_age", c.reconcile.max_age, duration_min::positive);
     });
+    section("reports", [&](table_reader& s) {
+        read_duration(s, "interval", c.reports.interval, duration_min::positive);
+        read_duration(s, "min_rewrite_interval", c.reports.min_rewrite_interval, duration_min::zero);
+    });
     section("admin", [&](table_reader& s) { read_admin(s, c.admin, base_dir); });
     section("log", [&](table_reader& s) { read_log(s, c.log); });
 

@@ -100,6 +100,15 @@ struct reconcile_config {
     bool operator==(const reconcile_config&) const = default;
 };
 
+// Batch reports (SPEC §7): reports/<batch>.csv and .summary.json, written by the reporter.
+struct reports_config {
+    std::chrono::milliseconds interval{5'000};  // how often finished batches are looked for
+    // A report that is not final yet is looked at, and rewritten for newer delivery statuses, at most this
+    // often (looking reads every sent job of its batch).
+    std::chrono::milliseconds min_rewrite_interval{60'000};
+    bool operator==(const reports_config&) const = default;
+};
+
 struct admin_config {
     listen_address listen;
     bool operator==(const admin_config&) const = default;
@@ -143,6 +152,7 @@ struct config {
     retry_config retry;
     pacing_config pacing;
     reconcile_config reconcile;
+    reports_config reports;
     admin_config admin;
     log_config log;
     std::vector<account_config> accounts;  // never empty in a parsed config

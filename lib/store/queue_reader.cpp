@@ -29,6 +29,23 @@ class read_txn {
     connection& db_;
 };
 
+// The one place where "the doubt of an ambiguous attempt was settled" is read. For now: the job is ambiguous
+// and ended sent or failed, so a later answer decided what happened to it. When the settle outcomes of
+// ambiguous attempts are recorded (issue 7, item 2), read them here instead.
+constexpr std::string_view ambiguous_settled_sql =
+    "(j.ambiguous = 1 AND (j.state = 'sent' OR j.state = 'failed'))";
+
+std::string report_rows_sql(bool after) {
+    return std::string(
+               "SELECT j.ref, j.to_number, j.state, coalesce(j.message_id, ''), j.attempts, "
+               "coalesce(j.last_code, ''), j.sent_at, coalesce(d.status, ''), j.ambiguous, ") +
+           std::string(ambiguous_settled_sql) +
+           ", d.job_id IS NOT NULL, d.settled IS NOT NULL FROM jobs j LEFT JOIN deliveries d ON d.job_id = "
+           "j.id "
+           "WHERE j.batch_id = ?1" +
+           (after ? " AND j.ref > ?2" : "") + " ORDER BY j.ref LIMIT ?3";
+}
+
 }  // namespace
 
 store_result<queue_reader> queue_reader::open(const reader_options& options) {
@@ -155,6 +172,103 @@ store_result<number_usage> queue_reader::usage(const std::string& instance_id, t
         read_txn t(db_);
         return detail::read_number_usage(db_.get(), instance_id, now);
     });
+}
+
+store_result<std::vector<finished_batch>> queue_reader::finished_batches(std::int64_t after_rowid,
+                                                                         std::size_t limit) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(
+            db_.get(),
+            "SELECT b.id, b.name, a.name, b.finished_at, c.total, c.waiting, c.ready, c.inflight, c.sent, "
+            "c.failed, c.dead, c.expired, c.cancelled, c.held FROM batches b "
+            "JOIN accounts a ON a.id = b.account_id JOIN batch_counters c ON c.batch_id = b.id "
+            "WHERE b.finished_at IS NOT NULL AND b.id > ?1 "
+            "AND c.waiting + c.ready + c.inflight + c.held = 0 ORDER BY b.id LIMIT ?2");
+        s.bind(1, after_rowid).bind(2, static_cast<std::int64_t>(limit));
+        std::vector<finished_batch> out;
+        while (s.step()) {
+            finished_batch b;
+            b.rowid = s.int64(0);
+            b.id = s.str(1);
+            b.account = s.str(2);
+            b.finished_at = from_millis(s.int64(3));
+            b.counts = {s.int64(4), s.int64(5),  s.int64(6),  s.int64(7),  s.int64(8),
+                        s.int64(9), s.int64(10), s.int64(11), s.int64(12), s.int64(13)};
+            out.push_back(std::move(b));
+        }
+        return out;
+    });
+}
+
+store_result<delivery_progress> queue_reader::deliveries_of(std::int64_t batch_rowid) {
+    return guarded([&] {
+        read_txn t(db_);
+        statement s(db_.get(),
+                    "SELECT max(d.last_checked), count(*), count(*) - count(d.settled) FROM jobs j "
+                    "JOIN deliveries d ON d.job_id = j.id WHERE j.batch_id = ?1");
+        s.bind(1, batch_rowid);
+        delivery_progress p;
+        if (s.step()) {
+            p.last_checked = detail::opt_time(s, 0);
+            p.tracked = s.int64(1);
+            p.unsettled = s.int64(2);
+        }
+        return p;
+    });
+}
+
+store_result<std::vector<report_row>> queue_reader::report_rows(std::int64_t batch_rowid,
+                                                                const std::optional<std::string>& after_ref,
+                                                                std::size_t limit) {
+    return guarded([&] {
+        read_txn t(db_);
+        // Two statements rather than "?2 IS NULL OR ref > ?2", which would not be a range of the
+        // (batch_id, ref) index: every page would scan the batch from its start.
+        static const std::string first_page = report_rows_sql(false);
+        static const std::string next_page = report_rows_sql(true);
+        statement s(db_.get(), after_ref ? next_page : first_page);
+        s.bind(1, batch_rowid).bind(3, static_cast<std::int64_t>(limit));
+        if (after_ref) {
+            s.bind(2, *after_ref);
+        }
+        std::vector<report_row> out;
+        out.reserve(limit);
+        while (s.step()) {
+            report_row r;
+            r.ref = s.str(0);
+            r.to = s.str(1);
+            r.state = parse_job_state(s.text(2)).value_or(job_state::failed);
+            r.message_id = s.str(3);
+            r.attempts = s.int32(4);
+            r.last_code = s.str(5);
+            r.sent_at = detail::opt_time(s, 6);
+            r.delivery_status = s.str(7);
+            r.ambiguous = s.int64(8) != 0;
+            r.ambiguous_settled = s.int64(9) != 0;
+            r.delivery_tracked = s.int64(10) != 0;
+            r.delivery_settled = s.int64(11) != 0;
+            out.push_back(std::move(r));
+        }
+        return out;
+    });
+}
+
+store_result<std::vector<report_row>> report_cursor::next() {
+    if (done_) {
+        return std::vector<report_row>{};
+    }
+    auto page = reader_->report_rows(batch_rowid_, after_, page_rows_);
+    if (!page) {
+        return page;
+    }
+    if (page->size() < page_rows_) {
+        done_ = true;
+    }
+    if (!page->empty()) {
+        after_ = page->back().ref;
+    }
+    return page;
 }
 
 store_result<int> queue_reader::schema_version() {

@@ -43,6 +43,17 @@ class queue_reader {
     store_result<std::vector<hold_info>> active_holds();
     store_result<std::vector<account_shape>> shape();
     store_result<number_usage> usage(const std::string& instance_id, timestamp now);
+    // Reports (SPEC §7). Batches every job of which has ended (finished_at set by collect_finished_batches,
+    // nothing pending), by rowid after `after_rowid`.
+    store_result<std::vector<finished_batch>> finished_batches(std::int64_t after_rowid = 0,
+                                                               std::size_t limit = 1000);
+    // How far reconciliation has got with a batch's sent jobs (reads every delivery of the batch).
+    store_result<delivery_progress> deliveries_of(std::int64_t batch_rowid);
+    // One page of a batch's report rows in ref order: the first page without `after_ref`, then after the last
+    // ref read. report_cursor does the paging.
+    store_result<std::vector<report_row>> report_rows(std::int64_t batch_rowid,
+                                                      const std::optional<std::string>& after_ref,
+                                                      std::size_t limit);
     store_result<int> schema_version();
     // "ok", or SQLite's list of problems.
     store_result<std::string> integrity_check();
@@ -52,6 +63,24 @@ class queue_reader {
   private:
     explicit queue_reader(connection db) : db_(std::move(db)) {}
     connection db_;
+};
+
+// A batch's report rows, page by page: each next() is one read transaction of at most `page_rows` rows, so
+// a batch of a million recipients holds neither its rows in memory nor a snapshot (and the WAL) for as long
+// as its report takes to write or its export to be read.
+class report_cursor {
+  public:
+    report_cursor(queue_reader& reader, std::int64_t batch_rowid, std::size_t page_rows = 1'000)
+        : reader_(&reader), batch_rowid_(batch_rowid), page_rows_(page_rows > 0 ? page_rows : 1) {}
+    // The next rows in ref order; empty once every row was read.
+    store_result<std::vector<report_row>> next();
+
+  private:
+    queue_reader* reader_;
+    std::int64_t batch_rowid_;
+    std::size_t page_rows_;
+    std::optional<std::string> after_;
+    bool done_ = false;
 };
 
 }  // namespace msgflash::store

@@ -147,6 +147,41 @@ struct job_info {
     std::optional<timestamp> sent_at{};
 };
 
+// ---- reports (SPEC §7) ------------------------------------------------------------------------------------
+
+// One recipient's line of reports/<batch>.csv and of `msgflashctl export`, with what its summary counts.
+struct report_row {
+    std::string ref{};
+    std::string to{};
+    job_state state = job_state::ready;
+    std::string message_id{};
+    int attempts = 0;
+    std::string last_code{};
+    std::optional<timestamp> sent_at{};
+    std::string delivery_status{};  // the reconciled status (deliveries.status); empty: never sent
+    bool ambiguous = false;         // some attempt may have been sent without an answer
+    bool ambiguous_settled =
+        false;  // …and that doubt has been settled (queue_reader.cpp says how it is read)
+    bool delivery_tracked = false;  // the job has a deliveries row (it was sent with a message id)
+    bool delivery_settled = false;  // …whose status is final (or reconciliation gave up)
+};
+
+// A batch every job of which has ended (batches.finished_at set, nothing pending): its report is due.
+struct finished_batch {
+    std::int64_t rowid = 0;
+    std::string id{};
+    std::string account{};
+    timestamp finished_at{};
+    batch_counts counts{};
+};
+
+// How far reconciliation has got with a batch's sent jobs.
+struct delivery_progress {
+    std::optional<timestamp> last_checked{};  // the newest deliveries.last_checked of the batch's jobs
+    std::int64_t tracked = 0;                 // jobs with a deliveries row
+    std::int64_t unsettled = 0;               // …whose status is not final yet
+};
+
 // ---- ingest ----------------------------------------------------------------------------------------------
 
 enum class conflict_policy {

@@ -29,6 +29,8 @@
 #include <gtest/gtest.h>
 
 #include "daemon/ctl_format.hpp"
+#include "report/csv.hpp"
+#include "report/report_format.hpp"
 #include "store/ingest.hpp"
 #include "store/queue_ops.hpp"
 #include "store/queue_store.hpp"
@@ -523,9 +525,9 @@ TEST_F(MsgflashctlTest, ExportCsvRoundTripsAHostileRef) {
     build_queue();
     auto r = ctl({"export", "hostile"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto rows = ctl::parse_csv(r.out);
+    const auto rows = report::parse_csv(r.out);
     ASSERT_EQ(rows.size(), 4u) << r.out;
-    EXPECT_EQ(rows[0], std::vector<std::string>(ctl::export_columns.begin(), ctl::export_columns.end()));
+    EXPECT_EQ(rows[0], std::vector<std::string>(report::columns.begin(), report::columns.end()));
     std::map<std::string, std::vector<std::string>> by_ref;
     for (std::size_t i = 1; i < rows.size(); ++i) {
         ASSERT_EQ(rows[i].size(), 9u);

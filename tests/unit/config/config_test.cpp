@@ -216,6 +216,10 @@ TEST(ConfigDurations, HumanSpellingsAreRead) {
     EXPECT_EQ(parse_ok("[retry]\nbase = \"250ms\"\n").retry.base, 250ms);
     EXPECT_EQ(parse_ok("[retry]\nbase = \"1h30m\"\ncap = \"2h\"\n").retry.base, 90min);
     EXPECT_EQ(parse_ok("[reconcile]\nmax_age = \"7d\"\n").reconcile.max_age, 7 * 24h);
+    const config r = parse_ok("[reports]\ninterval = \"2s\"\nmin_rewrite_interval = \"0s\"\n");
+    EXPECT_EQ(r.reports.interval, 2s);
+    EXPECT_EQ(r.reports.min_rewrite_interval, 0s);
+    expect_one_error("[reports]\ninterval = \"0s\"\n", "reports.interval", 2, "longer than 0s");
 }
 
 TEST(ConfigDurations, InvalidDurationNamesKeyAndLine) {

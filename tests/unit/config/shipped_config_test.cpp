@@ -41,6 +41,7 @@ TEST(ShippedConfig, DocumentsTheTrueDefaults) {
     EXPECT_TRUE(c.retry == defaults.retry);
     EXPECT_TRUE(c.pacing == defaults.pacing);
     EXPECT_TRUE(c.reconcile == defaults.reconcile);
+    EXPECT_TRUE(c.reports == defaults.reports);
     EXPECT_TRUE(c.admin == defaults.admin);
     EXPECT_TRUE(c.log == defaults.log);
 }

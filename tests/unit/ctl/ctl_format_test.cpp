@@ -1,4 +1,4 @@
-// msgflashctl's output: RFC 4180 CSV that round-trips hostile fields, table layout, durations, the bar.
+// msgflashctl's output: table layout, durations, the bar (the CSV of export: tests/unit/report).
 #include "daemon/ctl_format.hpp"
 
 #include <string>
@@ -8,30 +8,6 @@
 
 namespace msgflash::ctl {
 namespace {
-
-TEST(CtlCsv, QuotesOnlyWhatNeedsIt) {
-    EXPECT_EQ(csv_field("cust-42"), "cust-42");
-    EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
-    EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
-    EXPECT_EQ(csv_field(""), "");
-    const std::vector<std::string> row{"a", "b,c", ""};
-    EXPECT_EQ(csv_row(row), "a,\"b,c\",\r\n");
-}
-
-TEST(CtlCsv, HostileFieldsRoundTrip) {
-    const std::vector<std::vector<std::string>> rows{
-        {"ref", "to"},
-        {"x,\"y\"\r\nz", "+33612345678"},
-        {"", "\"\""},
-        {"é, ünïcode", "trailing,"},
-    };
-    std::string text;
-    for (const auto& r : rows) {
-        text += csv_row(r);
-    }
-    EXPECT_EQ(parse_csv(text), rows);
-}
 
 TEST(CtlTable, PadsColumnsAndAlignsNumbers) {
     table t({{"NAME"}, {"N", table::align::right}});
