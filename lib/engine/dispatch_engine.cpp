@@ -757,9 +757,14 @@ std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_tim
     // Requests of one key on the wire are bounded; a full lane is marked again by an answer.
     const bool wire_free = l.inflight < l.max_inflight;
     const pace_time spaced = l.last_sent + l.spacing;
-    const auto take_slot = [&] {
+    // A settle page takes a send's place in the even spacing, as the retry it may spare would; a delivery
+    // read does not move the spacing (the next send may leave beside it: the pacer's log, which the read
+    // entered with half its span free, bounds every window), so it never delays a send.
+    const auto take_slot = [&](bool spaced_like_a_send) {
         l.pacer.on_sent(pnow, request_class::housekeeping);
-        l.last_sent = pnow;
+        if (spaced_like_a_send) {
+            l.last_sent = pnow;
+        }
         ++inflight_;
     };
 
@@ -775,7 +780,7 @@ std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_tim
         } else if (l.settles.front().due > pnow) {
             sooner(l.settles.front().due);
         } else if (wire_free && pnow >= spaced && l.pacer.may_send(pnow, request_class::send)) {
-            take_slot();
+            take_slot(true);
             l.settling = true;
             ++stats_.settle_pages;
             spawn(settle_page(li));
@@ -815,7 +820,7 @@ std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_tim
         sooner(std::max(at, spaced));
         return next;
     }
-    take_slot();
+    take_slot(false);
     l.checking = true;
     if (!l.walked && l.checks.size() >= options_.list_walk_min_checks) {
         ++stats_.delivery_pages;
