@@ -304,6 +304,21 @@ key_file = "{}"
         return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), took};
     }
 
+    // msgflashctl with the daemon's configuration; its exit status, its output (stdout and stderr) in `out`.
+    int run_ctl(const std::string& args, std::string* out = nullptr) {
+        const fs::path output = dir_ / "ctl.out";
+        const std::string cmd = fmt::format("{} --config {} {} > {} 2>&1", MSGFLASHCTL_PATH,
+                                            (dir_ / "msgflashd.toml").string(), args, output.string());
+        const int status = std::system(cmd.c_str());
+        if (out != nullptr) {
+            std::ifstream in(output);
+            std::stringstream text;
+            text << in.rdbuf();
+            *out = text.str();
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
     json::object account_stats(std::string_view account) {
         return sim_.world().stats().at("accounts").at(account).as_object();
     }
@@ -741,19 +756,7 @@ TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
     write_config({}, "instance_poll_interval = \"60s\"");
     start_daemon();
     ASSERT_TRUE(wait_for([&] { return fs::exists(dir_ / "admin.address") && counts().sent >= 4; }, 20s));
-    const auto ctl = [&](const std::string& args, std::string* out = nullptr) {
-        const fs::path output = dir_ / "ctl.out";
-        const std::string cmd = fmt::format("{} --config {} {} > {} 2>&1", MSGFLASHCTL_PATH,
-                                            (dir_ / "msgflashd.toml").string(), args, output.string());
-        const int status = std::system(cmd.c_str());
-        if (out != nullptr) {
-            std::ifstream in(output);
-            std::stringstream text;
-            text << in.rdbuf();
-            *out = text.str();
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    };
+    const auto ctl = [&](const std::string& args, std::string* out = nullptr) { return run_ctl(args, out); };
     std::string out;
     ASSERT_EQ(ctl("pause shop-batch", &out), 0) << out;
     const auto shop_held = [&] {
@@ -825,6 +828,12 @@ TEST_F(MsgflashdReconcileTest, AmbiguousClosesAreSettledWithoutASecondSendAndEve
     ingest(per_account);
     start_daemon();
     ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 90s)) << "sent " << counts().sent;
+    // The operator asks for it now: every delivery not settled yet is due at once.
+    std::string out;
+    EXPECT_EQ(run_ctl("reconcile", &out), 0) << out;
+    EXPECT_NE(out.find("reconcile every batch: ok, queued="), std::string::npos) << out;
+    EXPECT_EQ(run_ctl("reconcile no-such-batch", &out), 1) << out;
+    EXPECT_NE(out.find("404 NOT_FOUND"), std::string::npos) << out;
     const auto query = [&](const char* sql) {
         store::connection db_read(db(), store::connection::mode::read_only);
         return db_read.query_int(sql);
