@@ -344,13 +344,16 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
     const auto earlier = [](std::optional<pace_time> a, std::optional<pace_time> b) {
         return a && b ? std::optional(std::min(*a, *b)) : a ? a : b;
     };
+    if (pnow >= l.quiet_until) {
+        poll_next = earlier(poll_next, settle_due(li, pnow));  // before the sends: it may spare one
+    }
     if (!l.held && pnow >= l.quiet_until) {
         const std::optional<pace_time> polls = poll_due(li, pnow);
         poll_next = poll_next && polls ? std::min(*poll_next, *polls) : poll_next ? poll_next : polls;
         numbers_free = send_ready(li, time_.now(), pnow);
     }
     if (pnow >= l.quiet_until) {
-        // After the sends: reconciliation only takes what they left.
+        // After the sends: delivery checks only take what they left.
         poll_next = earlier(poll_next, reconcile_due(li, pnow));
     }
     std::optional<pace_time> next;
@@ -750,6 +753,40 @@ void dispatch_engine::note_read_answer(lane& l, const api::api_result<T>& r, pac
     }
 }
 
+std::optional<pace_time> dispatch_engine::settle_due(std::size_t li, pace_time pnow) {
+    lane& l = *lanes_[li];
+    if (l.settles.empty() || l.settling) {
+        return std::nullopt;
+    }
+    if (l.held) {
+        // Nothing can be asked with a held key: the decisions stand, unresolved.
+        while (!l.settles.empty()) {
+            settle_entry e = std::move(l.settles.front());
+            l.settles.pop_front();
+            finish_settle(std::move(e), settle_outcome::unresolved, nullptr);
+        }
+        return std::nullopt;
+    }
+    if (l.settles.front().due > pnow) {
+        return l.settles.front().due;
+    }
+    // The next send slot, before the sends (as the instance polls): the job waits inflight meanwhile, and
+    // the page takes the place of the retry it may spare.
+    if (l.inflight >= l.max_inflight) {
+        return std::nullopt;  // an answer marks the lane
+    }
+    if (pnow < l.last_sent + l.spacing || !l.pacer.may_send(pnow, request_class::send)) {
+        return std::max(l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send));
+    }
+    l.pacer.on_sent(pnow, request_class::housekeeping);
+    l.last_sent = pnow;
+    ++inflight_;
+    l.settling = true;
+    ++stats_.settle_pages;
+    spawn(settle_page(li));
+    return std::nullopt;
+}
+
 std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_time pnow) {
     lane& l = *lanes_[li];
     std::optional<pace_time> next;
@@ -757,37 +794,6 @@ std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_tim
     // Requests of one key on the wire are bounded; a full lane is marked again by an answer.
     const bool wire_free = l.inflight < l.max_inflight;
     const pace_time spaced = l.last_sent + l.spacing;
-    // A settle page takes a send's place in the even spacing, as the retry it may spare would; a delivery
-    // read does not move the spacing (the next send may leave beside it: the pacer's log, which the read
-    // entered with half its span free, bounds every window), so it never delays a send.
-    const auto take_slot = [&](bool spaced_like_a_send) {
-        l.pacer.on_sent(pnow, request_class::housekeeping);
-        if (spaced_like_a_send) {
-            l.last_sent = pnow;
-        }
-        ++inflight_;
-    };
-
-    // An ambiguous answer's settle takes a send slot, as the retry it may spare would.
-    if (!l.settles.empty() && !l.settling) {
-        if (l.held) {
-            // Nothing can be asked with a held key: the decision stands, unresolved.
-            while (!l.settles.empty()) {
-                settle_entry e = std::move(l.settles.front());
-                l.settles.pop_front();
-                finish_settle(std::move(e), settle_outcome::unresolved, nullptr);
-            }
-        } else if (l.settles.front().due > pnow) {
-            sooner(l.settles.front().due);
-        } else if (wire_free && pnow >= spaced && l.pacer.may_send(pnow, request_class::send)) {
-            take_slot(true);
-            l.settling = true;
-            ++stats_.settle_pages;
-            spawn(settle_page(li));
-        } else if (wire_free) {
-            sooner(std::max(spaced, l.pacer.next_allowed(pnow, request_class::send)));
-        }
-    }
 
     if (l.held || stopping_) {
         return next;
@@ -820,7 +826,10 @@ std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_tim
         sooner(std::max(at, spaced));
         return next;
     }
-    take_slot(false);
+    // A delivery read does not move the even spacing (the next send may leave beside it: the pacer's log,
+    // which the read entered with half its span free, bounds every window), so it never delays a send.
+    l.pacer.on_sent(pnow, request_class::housekeeping);
+    ++inflight_;
     l.checking = true;
     if (!l.walked && l.checks.size() >= options_.list_walk_min_checks) {
         ++stats_.delivery_pages;

@@ -230,8 +230,10 @@ class dispatch_engine {
     std::optional<pace_time> grant_slot(std::size_t lane, pace_time pnow);
     boost::asio::awaitable<void> poll_instances(std::size_t lane);
     boost::asio::awaitable<void> poll_health(std::size_t lane, std::string id);
-    // Reconciliation due for the lane (settles in send slots, delivery checks in housekeeping ones); returns
-    // when to look again, if a time says it (answers and claims mark the lane).
+    // The next page of the first ambiguous answer to settle, in a send slot ahead of the sends (as polls);
+    // delivery checks due for the lane, in housekeeping slots after them. Each returns when to look again, if
+    // a time says it (answers and claims mark the lane).
+    std::optional<pace_time> settle_due(std::size_t lane, pace_time pnow);
     std::optional<pace_time> reconcile_due(std::size_t lane, pace_time pnow);
     boost::asio::awaitable<void> claim_checks(std::size_t lane);
     boost::asio::awaitable<void> check_delivery(std::size_t lane, store::delivery_check c);

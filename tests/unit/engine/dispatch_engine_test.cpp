@@ -888,6 +888,26 @@ TEST_F(DispatchEngineTest, AnAmbiguousSendThatWentIsFoundAndNotSentAgain) {
     finish();
 }
 
+TEST_F(DispatchEngineTest, AnAmbiguousSendIsSettledPromptlyWhileTheKeySendsAtFullPace) {
+    const auto ids = add_jobs(80);
+    api.script[recipient(1005)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 80; }));
+    EXPECT_EQ(api.requests.size(), 80u);
+    ASSERT_FALSE(api.reads.empty());
+    EXPECT_EQ(api.reads[0].what, "list");
+    // Its page took the next send slot after the settle delay, ahead of the sends still waiting.
+    EXPECT_LE(api.reads[0].at - api.requests[5].at, 2s + 200ms);
+    EXPECT_LT(api.reads[0].at, api.requests.back().at);
+    EXPECT_EQ(queue.last_result(ids[5])->attempt.settled, settle_outcome::found);
+    std::vector<pace_time> reads;
+    for (const auto& r : api.reads) {
+        reads.push_back(r.at);
+    }
+    EXPECT_LE(max_per_second(reads), 10u);
+    finish();
+}
+
 TEST_F(DispatchEngineTest, AnAmbiguousSendNotFoundIsHeldWhenThePolicySaysHold) {
     engine_options o = options();
     o.retry.on_ambiguous = ambiguous_policy::hold;
