@@ -1,5 +1,6 @@
 #include "daemon/admin_glue.hpp"
 
+#include <algorithm>
 #include <array>
 #include <fcntl.h>
 #include <fstream>
@@ -144,6 +145,41 @@ std::string daemon_admin::metrics(bool ready) {
         }
     }
 
+    if (store::queue_reader* r = reader()) {
+        if (auto backlog = r->deliveries_backlog(wall_now())) {
+            const timestamp now = wall_now();
+            // Every configured account has its samples, 0 when nothing of it waits.
+            std::vector<store::delivery_backlog> by_account;
+            for (const account_config& a : config_.accounts) {
+                const auto it =
+                    std::find_if(backlog->begin(), backlog->end(),
+                                 [&](const store::delivery_backlog& b) { return b.account == a.name; });
+                store::delivery_backlog b = it != backlog->end() ? *it : store::delivery_backlog{};
+                b.account = a.name;
+                by_account.push_back(std::move(b));
+            }
+            m.family("msgflash_reconcile_backlog", "gauge",
+                     "Sent messages whose delivery status is not settled yet, by account.");
+            for (const store::delivery_backlog& b : by_account) {
+                m.sample("msgflash_reconcile_backlog", {{"account", b.account}},
+                         static_cast<double>(b.unsettled));
+            }
+            m.family("msgflash_reconcile_due", "gauge",
+                     "Delivery checks due now and not yet made, by account.");
+            for (const store::delivery_backlog& b : by_account) {
+                m.sample("msgflash_reconcile_due", {{"account", b.account}}, static_cast<double>(b.due));
+            }
+            m.family("msgflash_reconcile_lag_seconds", "gauge",
+                     "How long the oldest due delivery check has waited, by account (0: none due).");
+            for (const store::delivery_backlog& b : by_account) {
+                const double lag = b.oldest_due && *b.oldest_due < now
+                                       ? std::chrono::duration<double>(now - *b.oldest_due).count()
+                                       : 0.0;
+                m.sample("msgflash_reconcile_lag_seconds", {{"account", b.account}}, lag);
+            }
+        }
+    }
+
     const engine::engine_stats& s = engine_.stats();
     m.single("msgflash_requests_total", "counter", "Sends made to the API.", static_cast<double>(s.requests));
     m.family("msgflash_sends_total", "counter", "Answers to sends by what they did to their job.");
@@ -161,6 +197,29 @@ std::string daemon_admin::metrics(bool ready) {
              static_cast<double>(s.rate_limited));
     m.single("msgflash_polls_total", "counter", "GET /instances and /instances/{id}/health polls.",
              static_cast<double>(s.polls));
+    m.family("msgflash_reconcile_requests_total", "counter",
+             "Reconciliation reads: GET /messages/{id}, and GET /messages pages for delivery checks and for "
+             "settling ambiguous attempts.");
+    m.sample("msgflash_reconcile_requests_total", {{"kind", "get"}}, static_cast<double>(s.delivery_reads));
+    m.sample("msgflash_reconcile_requests_total", {{"kind", "list"}}, static_cast<double>(s.delivery_pages));
+    m.sample("msgflash_reconcile_requests_total", {{"kind", "settle"}}, static_cast<double>(s.settle_pages));
+    m.family("msgflash_deliveries_settled_total", "counter",
+             "Deliveries whose reconciliation ended, by how: delivered, read, failed, gave-up, not-found.");
+    for (const std::string_view how : {"delivered", "read", "failed", "gave-up", "not-found"}) {
+        const auto it = s.deliveries_settled.find(how);
+        m.sample("msgflash_deliveries_settled_total", {{"status", how}},
+                 it == s.deliveries_settled.end() ? 0.0 : static_cast<double>(it->second));
+    }
+    m.family("msgflash_ambiguous_settled_total", "counter",
+             "Ambiguous attempts settled before any retry: the message was found sent (no second request), "
+             "not found (retried or held as retry.on_ambiguous says), or unresolved (the list could not be "
+             "read).");
+    m.sample("msgflash_ambiguous_settled_total", {{"outcome", "settled-found"}},
+             static_cast<double>(s.settled_found));
+    m.sample("msgflash_ambiguous_settled_total", {{"outcome", "settled-not-found"}},
+             static_cast<double>(s.settled_not_found));
+    m.sample("msgflash_ambiguous_settled_total", {{"outcome", "unresolved"}},
+             static_cast<double>(s.settle_unresolved));
     m.single("msgflash_template_previews_total", "counter", "Template previews sent.",
              static_cast<double>(s.previews));
     m.single("msgflash_breaker_opened_total", "counter", "Times a number's breaker opened.",
@@ -346,9 +405,19 @@ asio::awaitable<admin::admin_reply> daemon_admin::control(admin::route r) {
             }
             co_return admin::error_reply(404, "NOT_FOUND", "no account's key knows campaign " + r.subject);
         }
-        case route_kind::reconcile:
-            co_return admin::error_reply(501, "NOT_IMPLEMENTED",
-                                         "reconciliation is not in this version of msgflashd (issue 7)");
+        case route_kind::reconcile: {
+            // The deliveries not settled yet (the batch's, or all) are due now; the engine claims them at
+            // once and checks them in its keys' spare capacity.
+            auto op = submit(store_, store::make_deliveries_due{.batch = r.subject, .now = now});
+            store::store_result<std::uint64_t> n = co_await std::move(op);
+            if (!n) {
+                co_return store_failure(n.error());
+            }
+            engine_.reconcile_now();
+            log_->info("admin: reconcile {}: {} delivery check(s) due now",
+                       r.subject.empty() ? std::string("every batch") : "batch " + r.subject, *n);
+            co_return ok_reply({{"queued", *n}});
+        }
         default:
             co_return admin::error_reply(404, "NOT_FOUND", "no such control call");
     }

@@ -100,6 +100,7 @@ engine::engine_options engine_options_from(const config& c, std::shared_ptr<spdl
     o.shutdown_grace = c.shutdown_grace;
     o.pacer.jitter_bound = c.pacing.jitter_bound;
     o.pacer.housekeeping_share = c.pacing.housekeeping_share;
+    o.reconcile.max_age = c.reconcile.max_age;
     o.seed = static_cast<std::uint64_t>(wall_now().time_since_epoch().count());
     o.log = std::move(log);
     return o;

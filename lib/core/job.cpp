@@ -62,6 +62,13 @@ constexpr std::array<std::pair<attempt_outcome, std::string_view>, 7> outcome_na
     {attempt_outcome::crash_recovery, "crash-recovery"},
 }};
 
+constexpr std::array<std::pair<settle_outcome, std::string_view>, 4> settle_names{{
+    {settle_outcome::none, ""},
+    {settle_outcome::found, "settled-found"},
+    {settle_outcome::not_found, "settled-not-found"},
+    {settle_outcome::unresolved, "unresolved"},
+}};
+
 }  // namespace
 
 bool is_valid_transition(job_state from, job_state to) noexcept {
@@ -116,6 +123,12 @@ std::optional<hold_scope> parse_hold_scope(std::string_view s) noexcept {
 }
 std::optional<attempt_outcome> parse_attempt_outcome(std::string_view s) noexcept {
     return parse_in(outcome_names, s);
+}
+std::string_view to_string(settle_outcome o) noexcept {
+    return name_in(settle_names, o);
+}
+std::optional<settle_outcome> parse_settle_outcome(std::string_view s) noexcept {
+    return parse_in(settle_names, s);
 }
 
 }  // namespace msgflash

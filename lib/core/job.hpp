@@ -42,6 +42,10 @@ enum class attempt_outcome {
     crash_recovery,  // found inflight at start: the daemon died with the request possibly written
 };
 
+// How an ambiguous attempt was settled before any retry (issue 7 item 2): the account's recent messages
+// held one that matches the job (it was sent: no second request), held none, or could not be read.
+enum class settle_outcome { none, found, not_found, unresolved };
+
 // A job that reached one of these never changes state again (except an operator's retry of `dead`).
 constexpr bool is_terminal(job_state s) noexcept {
     return s == job_state::sent || s == job_state::failed || s == job_state::dead ||
@@ -64,6 +68,9 @@ std::optional<job_state> parse_job_state(std::string_view s) noexcept;
 std::optional<batch_state> parse_batch_state(std::string_view s) noexcept;
 std::optional<hold_scope> parse_hold_scope(std::string_view s) noexcept;
 std::optional<attempt_outcome> parse_attempt_outcome(std::string_view s) noexcept;
+// settled-found, settled-not-found, unresolved; "" for none (stored as NULL).
+std::string_view to_string(settle_outcome o) noexcept;
+std::optional<settle_outcome> parse_settle_outcome(std::string_view s) noexcept;
 
 // Local sending hours ("09:00".."20:00" in an IANA zone). Kept as given; the engine interprets it.
 struct sending_window {
@@ -118,6 +125,7 @@ struct attempt_record {
     bool ambiguous = false;
     attempt_outcome outcome = attempt_outcome::retry;
     bool counted = true;  // consumes one of retry.max_attempts (false for 429 rate limits and holds)
+    settle_outcome settled = settle_outcome::none;  // an ambiguous attempt: how it was settled
 };
 
 // Fair dispatch across one account's batches: a job's place in line is its account's dispatch round when

@@ -12,6 +12,7 @@
 #include <spdlog/sinks/null_sink.h>
 
 #include "engine/send_request_builder.hpp"
+#include "spool/job_validation.hpp"
 
 namespace msgflash::engine {
 
@@ -98,6 +99,15 @@ struct dispatch_engine::pending_job {
     pace_time departure{};   // the departure its pacer recorded (corrected in send_one if it left later)
 };
 
+// An ambiguous answer waiting to be settled: the decision it got (retry, hold or dead), what was sent.
+struct dispatch_engine::settle_entry {
+    job_decision decision;
+    settle_target target;
+    pace_time due{};  // the next page may be read from then
+    std::optional<std::string> cursor{};
+    std::size_t pages = 0;
+};
+
 struct dispatch_engine::lane {
     lane(std::string name, msgflash::pacer p) : account(std::move(name)), pacer(std::move(p)) {}
 
@@ -133,6 +143,18 @@ struct dispatch_engine::lane {
     bool dirty = false;
     // Requests others make with the key (the operator's campaign calls): each waits for a slot.
     std::deque<std::function<void()>> slot_waiters;
+    // Reconciliation: delivery checks claimed (leased in the store), looked at one read at a time; a list
+    // walk over them first when many are due (walked: it was done for these); ambiguous answers to settle, in
+    // order, one page at a time.
+    std::deque<store::delivery_check> checks;
+    bool claiming_checks = false;
+    pace_time next_check_claim{};
+    bool checking = false;
+    bool walked = false;
+    std::optional<std::string> walk_cursor;
+    std::size_t walk_pages = 0;
+    std::deque<settle_entry> settles;
+    bool settling = false;
 };
 
 dispatch_engine::dispatch_engine(engine_options options, queue_port& queue, send_port& api, time_port& time)
@@ -225,6 +247,14 @@ void dispatch_engine::resume_number(std::string_view id) {
     }
 }
 
+void dispatch_engine::reconcile_now() {
+    const pace_time pnow = time_.steady_now();
+    for (std::size_t li = 0; li < lanes_.size(); ++li) {
+        lanes_[li]->next_check_claim = pnow;
+        mark(li);
+    }
+}
+
 void dispatch_engine::stop() {
     stop_requested_ = true;
     time_.wake();
@@ -312,10 +342,20 @@ void dispatch_engine::service(std::size_t li, pace_time pnow) {
     if (pnow >= l.quiet_until) {
         poll_next = grant_slot(li, pnow);
     }
+    const auto earlier = [](std::optional<pace_time> a, std::optional<pace_time> b) {
+        return a && b ? std::optional(std::min(*a, *b)) : a ? a : b;
+    };
+    if (pnow >= l.quiet_until) {
+        poll_next = earlier(poll_next, settle_due(li, pnow));  // before the sends: it may spare one
+    }
     if (!l.held && pnow >= l.quiet_until) {
         const std::optional<pace_time> polls = poll_due(li, pnow);
         poll_next = poll_next && polls ? std::min(*poll_next, *polls) : poll_next ? poll_next : polls;
         numbers_free = send_ready(li, time_.now(), pnow);
+    }
+    if (pnow >= l.quiet_until) {
+        // After the sends: delivery checks only take what they left.
+        poll_next = earlier(poll_next, reconcile_due(li, pnow));
     }
     std::optional<pace_time> next;
     if (!l.held && !l.window.empty() && l.inflight < l.max_inflight) {
@@ -346,6 +386,15 @@ void dispatch_engine::begin_stop(timestamp now, pace_time pnow) {
         give_back(lanes_[li]->window, now);
         for (auto& granted : std::exchange(lanes_[li]->slot_waiters, {})) {
             granted();  // no more pacing: their requests go, or fail as the client shuts down
+        }
+        // Ambiguous answers still to settle keep their decision, unresolved (the one whose page is on the
+        // wire ends when it is answered).
+        std::deque<settle_entry>& settles = lanes_[li]->settles;
+        const std::size_t keep = lanes_[li]->settling ? 1 : 0;
+        while (settles.size() > keep) {
+            settle_entry e = std::move(settles.back());
+            settles.pop_back();
+            finish_settle(std::move(e), settle_outcome::unresolved, nullptr);
         }
     }
     log_->info("engine: stopping; {} claimed job(s) given back, {} request(s) in flight (grace {} ms)",
@@ -706,6 +755,282 @@ asio::awaitable<void> dispatch_engine::poll_health(std::size_t li, std::string i
     mark(li);
 }
 
+template <class T>
+void dispatch_engine::note_read_answer(lane& l, const api::api_result<T>& r, pace_time left) {
+    if (!r.ok() && r.verdict().act == action::rate_limited) {
+        const pace_time pnow = time_.steady_now();
+        l.pacer.on_rate_limited(pnow, left, r.failure().retry_after);
+        log_->warn("engine: account {}: 429 {} on a reconciliation read, pace now {:.2f} req/s", l.account,
+                   r.api_code(), l.pacer.current_rate(pnow));
+    }
+}
+
+std::optional<pace_time> dispatch_engine::settle_due(std::size_t li, pace_time pnow) {
+    lane& l = *lanes_[li];
+    if (l.settles.empty() || l.settling) {
+        return std::nullopt;
+    }
+    if (l.held) {
+        // Nothing can be asked with a held key: the decisions stand, unresolved.
+        while (!l.settles.empty()) {
+            settle_entry e = std::move(l.settles.front());
+            l.settles.pop_front();
+            finish_settle(std::move(e), settle_outcome::unresolved, nullptr);
+        }
+        return std::nullopt;
+    }
+    if (l.settles.front().due > pnow) {
+        return l.settles.front().due;
+    }
+    // The next send slot, before the sends (as the instance polls): the job waits inflight meanwhile, and
+    // the page takes the place of the retry it may spare.
+    if (l.inflight >= l.max_inflight) {
+        return std::nullopt;  // an answer marks the lane
+    }
+    if (pnow < l.last_sent + l.spacing || !l.pacer.may_send(pnow, request_class::send)) {
+        return std::max(l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send));
+    }
+    l.pacer.on_sent(pnow, request_class::housekeeping);
+    l.last_sent = pnow;
+    ++inflight_;
+    l.settling = true;
+    ++stats_.settle_pages;
+    spawn(settle_page(li));
+    return std::nullopt;
+}
+
+std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_time pnow) {
+    lane& l = *lanes_[li];
+    std::optional<pace_time> next;
+    const auto sooner = [&](pace_time t) { next = next ? std::min(*next, t) : t; };
+    // Requests of one key on the wire are bounded; a full lane is marked again by an answer.
+    const bool wire_free = l.inflight < l.max_inflight;
+    const pace_time spaced = l.last_sent + l.spacing;
+
+    if (l.held || stopping_) {
+        return next;
+    }
+    // Delivery checks.
+    const timestamp now = time_.now();
+    while (!l.checking && !l.checks.empty() && past_max_age(l.checks.front(), now, options_.reconcile)) {
+        spawn(record_check(delivery_unanswered(l.checks.front(), now, options_.reconcile, false)));
+        l.checks.pop_front();
+    }
+    if (l.checks.empty()) {
+        if (!l.checking && !l.claiming_checks) {
+            if (pnow >= l.next_check_claim) {
+                l.claiming_checks = true;
+                spawn(claim_checks(li));
+            } else {
+                sooner(l.next_check_claim);
+            }
+        }
+        return next;
+    }
+    if (l.checking || !wire_free) {
+        return next;  // its answer marks the lane
+    }
+    const pace_time at = l.pacer.next_allowed(pnow, request_class::housekeeping);
+    if (at == pace_time::max()) {
+        return next;  // housekeeping has no share
+    }
+    if (at > pnow || pnow < spaced) {
+        sooner(std::max(at, spaced));
+        return next;
+    }
+    // A delivery read does not move the even spacing (the next send may leave beside it: the pacer's log,
+    // which the read entered with half its span free, bounds every window), so it never delays a send.
+    l.pacer.on_sent(pnow, request_class::housekeeping);
+    ++inflight_;
+    l.checking = true;
+    if (!l.walked && l.checks.size() >= options_.list_walk_min_checks) {
+        ++stats_.delivery_pages;
+        spawn(walk_deliveries(li));
+    } else {
+        store::delivery_check c = std::move(l.checks.front());
+        l.checks.pop_front();
+        ++stats_.delivery_reads;
+        spawn(check_delivery(li, std::move(c)));
+    }
+    return next;
+}
+
+asio::awaitable<void> dispatch_engine::claim_checks(std::size_t li) {
+    lane& l = *lanes_[li];
+    const timestamp now = time_.now();
+    auto op =
+        queue_.claim_deliveries(l.account, now, options_.delivery_claim_limit, now + options_.delivery_lease);
+    store::store_result<std::vector<store::delivery_check>> r = co_await std::move(op);
+    l.claiming_checks = false;
+    const pace_time pnow = time_.steady_now();
+    if (!r) {
+        ++stats_.store_errors;
+        log_->error("engine: account {}: delivery checks not claimed: {}", l.account, r.error().message());
+        l.next_check_claim = pnow + options_.delivery_idle_claim_interval;
+        mark(li);
+        co_return;
+    }
+    // A full claim may have left more due: ask again as soon as these are done.
+    l.next_check_claim =
+        r->size() < options_.delivery_claim_limit ? pnow + options_.delivery_idle_claim_interval : pnow;
+    l.walked = false;
+    for (store::delivery_check& c : *r) {
+        l.checks.push_back(std::move(c));
+    }
+    mark(li);
+}
+
+asio::awaitable<void> dispatch_engine::check_delivery(std::size_t li, store::delivery_check c) {
+    lane& l = *lanes_[li];
+    const pace_time left = time_.steady_now();
+    auto op = api_.get_message(l.account, c.message_id);
+    api::api_result<api::message_details> r = co_await std::move(op);
+    l.checking = false;
+    --inflight_;
+    note_read_answer(l, r, left);
+    const timestamp now = time_.now();
+    store::delivery_update u =
+        r.ok() ? delivery_from_message(c, r.value(), now, options_.reconcile)
+               : delivery_unanswered(c, now, options_.reconcile, r.api_code() == "NOT_FOUND");
+    if (!r.ok()) {
+        log_->debug("engine: job {}: GET /messages/{}: {}", c.job_id, c.message_id, r.failure().detail);
+    }
+    mark(li);
+    auto rec = record_check(std::move(u));
+    co_await std::move(rec);
+}
+
+asio::awaitable<void> dispatch_engine::walk_deliveries(std::size_t li) {
+    lane& l = *lanes_[li];
+    const pace_time left = time_.steady_now();
+    api::message_query q;
+    q.limit = options_.settle.page_limit;
+    q.cursor = l.walk_cursor;
+    auto op = api_.list_messages(l.account, std::move(q));
+    api::api_result<api::message_page> r = co_await std::move(op);
+    l.checking = false;
+    --inflight_;
+    note_read_answer(l, r, left);
+    ++l.walk_pages;
+    bool done = true;
+    if (r.ok()) {
+        const timestamp now = time_.now();
+        timestamp oldest = timestamp::max();
+        for (const store::delivery_check& c : l.checks) {
+            oldest = std::min(oldest, c.sent_at);
+        }
+        bool older = false;  // the page reached messages sent before every check's: no later page helps
+        for (const api::message_details& m : r->messages) {
+            const auto it =
+                std::find_if(l.checks.begin(), l.checks.end(),
+                             [&](const store::delivery_check& c) { return c.message_id == m.id; });
+            if (it != l.checks.end()) {
+                spawn(record_check(delivery_from_message(*it, m, now, options_.reconcile)));
+                l.checks.erase(it);
+            }
+            if (m.created_at) {
+                const std::optional<timestamp> created = spool::parse_iso8601(*m.created_at);
+                older = older || (created && *created < oldest - options_.settle.clock_margin);
+            }
+        }
+        done = l.checks.empty() || !r->has_more || older || l.walk_pages >= options_.list_walk_max_pages;
+        l.walk_cursor = r->next_cursor;
+    }
+    if (done) {
+        // What the pages did not hold is asked for one by one.
+        l.walked = true;
+        l.walk_cursor.reset();
+        l.walk_pages = 0;
+    }
+    mark(li);
+}
+
+asio::awaitable<void> dispatch_engine::record_check(store::delivery_update u) {
+    const std::int64_t job = u.job_id;
+    ++stats_.delivery_checks;
+    if (!u.settled.empty()) {
+        ++stats_.deliveries_settled[u.settled];
+    }
+    auto op = queue_.record_delivery(std::move(u));
+    store::store_result<void> r = co_await std::move(op);
+    if (!r) {
+        ++stats_.store_errors;
+        log_->error("engine: job {}: delivery status not recorded: {}", job, r.error().message());
+    }
+}
+
+asio::awaitable<void> dispatch_engine::settle_page(std::size_t li) {
+    lane& l = *lanes_[li];
+    const pace_time left = time_.steady_now();
+    api::message_query q;
+    {
+        const settle_entry& e = l.settles.front();
+        q.limit = options_.settle.page_limit;
+        q.cursor = e.cursor;
+        if (!e.target.instance_id.empty()) {
+            q.instance_id = e.target.instance_id;
+        }
+    }
+    auto op = api_.list_messages(l.account, std::move(q));
+    api::api_result<api::message_page> r = co_await std::move(op);
+    l.settling = false;
+    --inflight_;
+    note_read_answer(l, r, left);
+    settle_entry& e = l.settles.front();
+    ++e.pages;
+    std::optional<settle_outcome> outcome;
+    std::optional<api::message_details> found;
+    if (r.ok()) {
+        page_scan scan = scan_page(r.value(), e.target, options_.settle);
+        if (scan.found) {
+            outcome = settle_outcome::found;
+            found = std::move(scan.found);
+        } else if (scan.exhausted) {
+            outcome = settle_outcome::not_found;
+        } else {
+            e.cursor = r->next_cursor;
+        }
+    } else {
+        log_->warn("engine: account {}: GET /messages (settling job {}): {}", l.account,
+                   std::get<store::job_result>(e.decision.change).attempt.job_id, r.failure().detail);
+    }
+    if (!outcome && (e.pages >= options_.settle.max_pages || stopping_)) {
+        outcome = settle_outcome::unresolved;
+    }
+    if (outcome) {
+        settle_entry done = std::move(l.settles.front());
+        l.settles.pop_front();
+        finish_settle(std::move(done), *outcome, found ? &*found : nullptr);
+    } else {
+        e.due = time_.steady_now();  // the next page in the next slot
+    }
+    mark(li);
+}
+
+void dispatch_engine::finish_settle(settle_entry e, settle_outcome outcome,
+                                    const api::message_details* found) {
+    store::job_result& r = std::get<store::job_result>(e.decision.change);
+    settle(r, outcome, found);
+    switch (outcome) {
+        case settle_outcome::found:
+            ++stats_.settled_found;
+            log_->info("engine: job {}: its ambiguous attempt {} did send message {}: no second request",
+                       r.attempt.job_id, r.attempt.n, r.attempt.message_id);
+            break;
+        case settle_outcome::not_found:
+            ++stats_.settled_not_found;
+            log_->info("engine: job {}: its ambiguous attempt {} sent nothing: {}", r.attempt.job_id,
+                       r.attempt.n, to_string(r.new_state));
+            break;
+        default:
+            ++stats_.settle_unresolved;
+            log_->warn("engine: job {}: its ambiguous attempt {} could not be settled: {}", r.attempt.job_id,
+                       r.attempt.n, to_string(r.new_state));
+            break;
+    }
+    spawn(apply(std::move(e.decision)));
+}
+
 void dispatch_engine::note_number_send(const std::string& number, const std::string& to, timestamp now) {
     number_state& n = this->number(number);
     count_send(n.counts, now);
@@ -842,6 +1167,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
     built_request built =
         build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);
     const bool campaign = std::holds_alternative<campaign_create>(built);
+    std::optional<api::message_content> sent_content;
     if (const std::string* error = std::get_if<std::string>(&built)) {
         log_->error("engine: job {} (batch #{}): {}", p.job.id, p.job.batch_id, *error);
         answer = local_failure(unbuildable_code);
@@ -861,6 +1187,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         log_->error("engine: job {} (batch #{}): no WhatsApp number to send from", p.job.id, p.job.batch_id);
         answer = local_failure(no_instance_code);
     } else {
+        sent_content = std::get<api::send_request>(built).content;
         // Counted again as it is written: a wait for a connection, or its handshakes, is a stall too.
         auto op = api_.send(l.account, std::move(std::get<api::send_request>(built)),
                             [this, &l, departure = p.departure] { departed(l, departure); });
@@ -924,6 +1251,23 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         });
     }
     mark(li);
+    if (auto* r = std::get_if<store::job_result>(&d.change); r != nullptr && r->attempt.ambiguous) {
+        if (!stopping_ && sent_content) {
+            // The request may have gone: the account's recent messages say, before any retry.
+            settle_target target{.instance_id = ctx.instance_id,
+                                 .to = ctx.job.to,
+                                 .content = std::move(*sent_content),
+                                 .attempt_started = started};
+            l.settles.push_back(settle_entry{.decision = std::move(d),
+                                             .target = std::move(target),
+                                             .due = answered + options_.settle.delay,
+                                             .cursor = std::nullopt,
+                                             .pages = 0});
+            co_return;
+        }
+        r->attempt.settled = settle_outcome::unresolved;  // shutdown cancelled it: no time to ask
+        ++stats_.settle_unresolved;
+    }
     auto op = apply(std::move(d));
     co_await std::move(op);
 }
@@ -1049,6 +1393,9 @@ asio::awaitable<void> dispatch_engine::apply(job_decision d) {
     store::job_result& r = std::get<store::job_result>(d.change);
     const std::int64_t job = r.attempt.job_id;
     stats_.ambiguous += r.attempt.ambiguous ? 1 : 0;
+    if (r.new_state == job_state::sent && !r.reconcile_at) {
+        r.reconcile_at = r.attempt.finished_at + options_.reconcile.first_check;  // just sent: still queued
+    }
     switch (r.new_state) {
         case job_state::sent:
             ++stats_.sent;

@@ -19,6 +19,14 @@
 // (the jobs answered after that with the same code are held with it, not failed). A template batch is
 // previewed once (POST /templates/{id}/preview with its first job's variables) before its first send; a
 // preview refused permanently holds the batch before any message goes.
+//
+// Reconciliation (issue 7; reconcile_policy.hpp): each key's sent messages whose delivery check is due are
+// claimed from the store and looked at in the key's spare capacity only (request_class::housekeeping: never
+// a slot a waiting send could use, never more than its share): GET /messages/{id} each, or pages of
+// GET /messages (newest first) when many are due at once, until a final status or reconcile.max_age.
+// An ambiguous answer to a send is settled before any retry: after a short delay the account's messages are
+// paged newest first (each page one send slot, as the retry would be) until one matches the job — then the
+// job is sent with it and no second request is made — or they are older than the attempt.
 #pragma once
 
 #include <chrono>
@@ -43,6 +51,7 @@
 #include "core/pacer.hpp"
 #include "core/sending_window.hpp"
 #include "engine/engine_ports.hpp"
+#include "engine/reconcile_policy.hpp"
 #include "engine/result_decision.hpp"
 #include "engine/send_lateness.hpp"
 
@@ -91,6 +100,18 @@ struct engine_options {
     std::uint64_t seed = 0;                 // full-jitter draws
     std::shared_ptr<spdlog::logger> log{};  // null: a logger that discards
     pacer_options pacer{};                  // `rate` is taken from the account
+    reconcile_rules reconcile{};            // reconcile.max_age and the checks' spacing
+    settle_rules settle{};                  // settling ambiguous attempts
+    // Delivery checks claimed at once (one list page's worth), leased this long (a restart finds them due
+    // again after it), and how often a key with none due asks the store again (reconcile_now() sooner).
+    std::size_t delivery_claim_limit = 100;
+    std::chrono::milliseconds delivery_lease{120'000};
+    std::chrono::milliseconds delivery_idle_claim_interval{10'000};
+    // With at least this many checks due, they are first looked for in pages of GET /messages (one request
+    // answers up to a page of them: a batch just sent is the account's newest messages), at most this many
+    // pages; the rest get GET /messages/{id} each.
+    std::size_t list_walk_min_checks = 8;
+    std::size_t list_walk_max_pages = 5;
 };
 
 struct engine_stats {
@@ -115,6 +136,15 @@ struct engine_stats {
     lateness_histogram lateness{};
     lateness_histogram answer_latency{};  // from a send leaving to its answer
     lateness_histogram pacer_wait{};      // from a job entering its key's window to its send leaving
+    // Reconciliation.
+    std::uint64_t delivery_reads = 0;   // GET /messages/{id}
+    std::uint64_t delivery_pages = 0;   // GET /messages pages read for delivery checks
+    std::uint64_t delivery_checks = 0;  // delivery rows updated
+    std::map<std::string, std::uint64_t, std::less<>> deliveries_settled{};  // by settled value
+    std::uint64_t settle_pages = 0;   // GET /messages pages read to settle ambiguous attempts
+    std::uint64_t settled_found = 0;  // ambiguous attempts found sent: no second request
+    std::uint64_t settled_not_found = 0;
+    std::uint64_t settle_unresolved = 0;
 };
 
 class dispatch_engine {
@@ -143,6 +173,9 @@ class dispatch_engine {
     // Another request is to be made with the account's key (SPEC §6: one budget per key): `granted` is called
     // on the engine's thread when the key's pacer gives it a slot (at once while stopping).
     void request_slot(std::string_view account, std::function<void()> granted);
+    // The operator asked for reconciliation now (the store made the deliveries due): every key claims its due
+    // checks at once instead of at its next idle claim. Call on the engine's thread.
+    void reconcile_now();
 
     const engine_stats& stats() const noexcept { return stats_; }
     // The account's current pace (requests/second), for logs and tests.
@@ -152,6 +185,7 @@ class dispatch_engine {
     struct batch_entry;
     struct pending_job;
     struct lane;
+    struct settle_entry;
     struct number_state {
         send_caps caps{};  // the operator's
         window_counts counts{};
@@ -199,6 +233,20 @@ class dispatch_engine {
     // A request of the lane, recorded by its pacer at `departure`, is leaving now: a stall in between
     // (pacer::on_left) moves the recorded departure to now, which it returns.
     pace_time departed(lane& l, pace_time departure);
+    // The next page of the first ambiguous answer to settle, in a send slot ahead of the sends (as polls);
+    // delivery checks due for the lane, in housekeeping slots after them. Each returns when to look again, if
+    // a time says it (answers and claims mark the lane).
+    std::optional<pace_time> settle_due(std::size_t lane, pace_time pnow);
+    std::optional<pace_time> reconcile_due(std::size_t lane, pace_time pnow);
+    boost::asio::awaitable<void> claim_checks(std::size_t lane);
+    boost::asio::awaitable<void> check_delivery(std::size_t lane, store::delivery_check c);
+    boost::asio::awaitable<void> walk_deliveries(std::size_t lane);
+    boost::asio::awaitable<void> record_check(store::delivery_update u);
+    boost::asio::awaitable<void> settle_page(std::size_t lane);
+    void finish_settle(settle_entry e, settle_outcome outcome, const api::message_details* found);
+    // A reconciliation read was answered 429: the key's pacer slows down as for a send.
+    template <class T>
+    void note_read_answer(lane& l, const api::api_result<T>& r, pace_time left);
     // Sends what may go now; returns when the lane wants to be looked at again for its numbers (if at all).
     std::optional<pace_time> send_ready(std::size_t lane, timestamp now, pace_time pnow);
     double draw();

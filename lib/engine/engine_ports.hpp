@@ -35,6 +35,11 @@ class queue_port {
     virtual boost::asio::awaitable<store::store_result<store::release_report>> release(hold_scope scope,
                                                                                        std::string subject,
                                                                                        timestamp now) = 0;
+    // Reconciliation: the account's sent messages whose delivery check is due, leased until `lease_until`;
+    // and what a check found.
+    virtual boost::asio::awaitable<store::store_result<std::vector<store::delivery_check>>> claim_deliveries(
+        std::string account, timestamp now, std::size_t limit, timestamp lease_until) = 0;
+    virtual boost::asio::awaitable<store::store_result<void>> record_delivery(store::delivery_update u) = 0;
 };
 
 class send_port {
@@ -56,6 +61,12 @@ class send_port {
     // POST /templates/{id}/preview: a template batch is previewed once before its first send.
     virtual boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
         std::string account, std::string id, api::template_preview_request r) = 0;
+    // Reconciliation reads with the account's key: GET /messages/{id}, and one page of GET /messages (newest
+    // first, from `q.cursor`).
+    virtual boost::asio::awaitable<api::api_result<api::message_details>> get_message(std::string account,
+                                                                                      std::string id) = 0;
+    virtual boost::asio::awaitable<api::api_result<api::message_page>> list_messages(
+        std::string account, api::message_query q) = 0;
     // Ends every request still running (written ones come back ambiguous, the others not_sent).
     virtual void cancel_all() = 0;
 };

@@ -41,6 +41,18 @@ asio::awaitable<store::store_result<store::release_report>> store_queue_port::re
     co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
 }
 
+asio::awaitable<store::store_result<std::vector<store::delivery_check>>> store_queue_port::claim_deliveries(
+    std::string account, timestamp now, std::size_t limit, timestamp lease_until) {
+    store::claim_deliveries cmd{
+        .account = std::move(account), .now = now, .limit = limit, .lease_until = lease_until};
+    co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
+}
+
+asio::awaitable<store::store_result<void>> store_queue_port::record_delivery(store::delivery_update u) {
+    store::record_delivery cmd{std::move(u)};
+    co_return co_await store_.async_submit(std::move(cmd), asio::use_awaitable);
+}
+
 namespace {
 
 // The engine only has lanes for configured accounts, and the daemon refuses to start without every
@@ -104,6 +116,20 @@ asio::awaitable<api::api_result<api::template_preview>> client_send_port::previe
     std::string account, std::string id, api::template_preview_request r) {
     auto op = with_key<api::template_preview>(
         account, [&](const api_key& k) { return client_.preview_template(k, std::move(id), std::move(r)); });
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<api::api_result<api::message_details>> client_send_port::get_message(std::string account,
+                                                                                     std::string id) {
+    auto op = with_key<api::message_details>(
+        account, [&](const api_key& k) { return client_.get_message(k, std::move(id)); });
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<api::api_result<api::message_page>> client_send_port::list_messages(std::string account,
+                                                                                    api::message_query q) {
+    auto op = with_key<api::message_page>(
+        account, [&](const api_key& k) { return client_.list_messages(k, std::move(q)); });
     co_return co_await std::move(op);
 }
 

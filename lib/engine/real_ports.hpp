@@ -27,6 +27,9 @@ class store_queue_port final : public queue_port {
     boost::asio::awaitable<store::store_result<store::release_report>> release(hold_scope scope,
                                                                                std::string subject,
                                                                                timestamp now) override;
+    boost::asio::awaitable<store::store_result<std::vector<store::delivery_check>>> claim_deliveries(
+        std::string account, timestamp now, std::size_t limit, timestamp lease_until) override;
+    boost::asio::awaitable<store::store_result<void>> record_delivery(store::delivery_update u) override;
 
   private:
     store::queue_store& store_;
@@ -46,6 +49,10 @@ class client_send_port final : public send_port {
                                                                                   std::string id) override;
     boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
         std::string account, std::string id, api::template_preview_request r) override;
+    boost::asio::awaitable<api::api_result<api::message_details>> get_message(std::string account,
+                                                                              std::string id) override;
+    boost::asio::awaitable<api::api_result<api::message_page>> list_messages(std::string account,
+                                                                             api::message_query q) override;
     void cancel_all() override { client_.cancel_all(); }
     // POST /campaigns/{id}/pause or /resume with the account's key (msgflashctl campaign pause|resume).
     boost::asio::awaitable<api::api_result<api::campaign>> campaign_action(std::string account,

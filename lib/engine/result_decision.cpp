@@ -100,6 +100,7 @@ job_decision decide(const send_context& ctx, const send_answer& a, const retry_r
         .ambiguous = a.v.ambiguous,
         .outcome = outcome_of(a.v),
         .counted = a.v.counts_attempt,
+        .settled = settle_outcome::none,  // an ambiguous one is settled by the engine (reconcile_policy.hpp)
     };
     job_decision d;
     switch (a.v.act) {

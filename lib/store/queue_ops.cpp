@@ -670,8 +670,8 @@ std::string multi_row_sql(const char* head, std::size_t columns, std::size_t row
 
 constexpr const char* attempts_head =
     "INSERT INTO attempts(job_id, n, started_at, finished_at, http_status, api_code, latency_ms, message_id, "
-    "instance_id, ambiguous, outcome, counted) VALUES";
-constexpr std::size_t attempts_columns = 12;
+    "instance_id, ambiguous, outcome, counted, settled) VALUES";
+constexpr std::size_t attempts_columns = 13;
 constexpr const char* deliveries_head =
     "INSERT INTO deliveries(job_id, account_id, message_id, status, status_at, next_check_at) VALUES";
 constexpr std::size_t deliveries_columns = 6;
@@ -718,7 +718,8 @@ void write_result_rows(write_context& w, const result_rows& rows) {
                         .bind_static_or_null(p + 8, row.instance)
                         .bind(p + 9, a.ambiguous ? 1 : 0)
                         .bind_static(p + 10, to_string(a.outcome))
-                        .bind(p + 11, a.counted ? 1 : 0);
+                        .bind(p + 11, a.counted ? 1 : 0)
+                        .bind_static_or_null(p + 12, to_string(a.settled));
                 });
     insert_rows(w, rows.deliveries, deliveries_many, deliveries_one, deliveries_columns,
                 [](statement& st, int p, const result_rows::delivery_row& row) {
@@ -1345,6 +1346,29 @@ void record_delivery::operator()(write_context& w) const {
     if (n == 0) {
         throw_store_error(store_errc::not_found, "no delivery for job " + std::to_string(u.job_id));
     }
+}
+
+std::uint64_t make_deliveries_due::operator()(write_context& w) const {
+    if (batch.empty()) {
+        return static_cast<std::uint64_t>(
+            w.prepared("UPDATE deliveries SET next_check_at = ?1 WHERE settled IS NULL")
+                .bind(1, to_millis(now))
+                .run());
+    }
+    auto& find = w.prepared("SELECT id FROM batches WHERE name = ?1");
+    find.bind(1, batch);
+    if (!find.step()) {
+        find.reset();
+        throw_store_error(store_errc::not_found, "no batch " + batch);
+    }
+    const std::int64_t rowid = find.int64(0);
+    find.reset();
+    return static_cast<std::uint64_t>(
+        w.prepared("UPDATE deliveries SET next_check_at = ?2 WHERE settled IS NULL AND job_id IN "
+                   "(SELECT id FROM jobs WHERE batch_id = ?1)")
+            .bind(1, rowid)
+            .bind(2, to_millis(now))
+            .run());
 }
 
 batch_info get_batch::operator()(write_context& w) const {

@@ -220,6 +220,14 @@ struct record_delivery {
     void operator()(write_context& w) const;
 };
 
+// `msgflashctl reconcile [BATCH]`: the batch's deliveries not settled yet (every batch's when `batch` is
+// empty), leased ones included, are due at `now`. Returns how many; not_found for an unknown batch.
+struct make_deliveries_due {
+    std::string batch{};
+    timestamp now{};
+    std::uint64_t operator()(write_context& w) const;
+};
+
 // A batch as stored (the engine renders messages from message_json).
 struct get_batch {
     std::optional<std::int64_t> rowid{};

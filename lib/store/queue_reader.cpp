@@ -133,6 +133,32 @@ store_result<std::vector<attempt_record>> queue_reader::attempts(std::int64_t jo
     });
 }
 
+store_result<std::vector<delivery_backlog>> queue_reader::deliveries_backlog(timestamp now) {
+    return guarded([&] {
+        read_txn t(db_);
+        // The deliveries_due index holds exactly the unsettled rows.
+        statement s(
+            db_.get(),
+            "SELECT a.name, d.n, d.due, d.oldest FROM (SELECT account_id, count(*) AS n, "
+            "coalesce(sum(next_check_at <= ?1), 0) AS due, min(CASE WHEN next_check_at <= ?1 THEN "
+            "next_check_at END) AS oldest FROM deliveries WHERE settled IS NULL GROUP BY account_id) d "
+            "JOIN accounts a ON a.id = d.account_id ORDER BY a.name");
+        s.bind(1, to_millis(now));
+        std::vector<delivery_backlog> out;
+        while (s.step()) {
+            delivery_backlog b;
+            b.account = s.str(0);
+            b.unsettled = s.int64(1);
+            b.due = s.int64(2);
+            if (!s.is_null(3)) {
+                b.oldest_due = from_millis(s.int64(3));
+            }
+            out.push_back(std::move(b));
+        }
+        return out;
+    });
+}
+
 store_result<std::vector<hold_info>> queue_reader::active_holds() {
     return guarded([&] {
         read_txn t(db_);

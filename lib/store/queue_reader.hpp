@@ -28,6 +28,15 @@ struct account_shape {
     batch_counts counts;  // summed over the account's batches
 };
 
+// Reconciliation's progress for one account (/metrics): sent messages whose delivery is not settled, how many
+// of them are due for a check now, and since when the oldest due one waits.
+struct delivery_backlog {
+    std::string account;
+    std::int64_t unsettled = 0;
+    std::int64_t due = 0;
+    std::optional<timestamp> oldest_due{};
+};
+
 class queue_reader {
   public:
     // Fails with schema_outdated / schema_too_new unless the database is at current_schema_version.
@@ -54,6 +63,7 @@ class queue_reader {
     store_result<std::vector<report_row>> report_rows(std::int64_t batch_rowid,
                                                       const std::optional<std::string>& after_ref,
                                                       std::size_t limit);
+    store_result<std::vector<delivery_backlog>> deliveries_backlog(timestamp now);
     store_result<int> schema_version();
     // "ok", or SQLite's list of problems.
     store_result<std::string> integrity_check();

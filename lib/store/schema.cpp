@@ -185,9 +185,20 @@ FROM batches b JOIN accounts a ON a.id = b.account_id JOIN batch_counters c ON c
 )sql");
 }
 
-constexpr std::array<migration, 2> all_migrations{{
+// v2 → v3 (issue 7 item 2): how each ambiguous attempt was settled before any retry — the account's recent
+// messages held one matching the job (it was sent with it), held none, or could not be read. NULL for an
+// attempt that was not ambiguous (and for those recorded before this version).
+void add_attempt_settled(connection& c) {
+    c.exec(R"sql(
+ALTER TABLE attempts ADD COLUMN settled TEXT
+    CHECK (settled IS NULL OR settled = 'settled-found' OR settled = 'settled-not-found' OR settled = 'unresolved');
+)sql");
+}
+
+constexpr std::array<migration, 3> all_migrations{{
     {0, "schema_version table (placeholder)", &create_schema_version},
     {1, "queue: accounts, batches, jobs, attempts, holds, number counters, deliveries", &create_queue},
+    {2, "attempts.settled: how an ambiguous attempt was settled", &add_attempt_settled},
 }};
 
 static_assert(all_migrations.size() == current_schema_version);

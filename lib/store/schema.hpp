@@ -13,7 +13,7 @@ namespace msgflash::store {
 class connection;
 
 // v1: the placeholder (schema_version only). v2: the queue (issue 4).
-inline constexpr int current_schema_version = 2;
+inline constexpr int current_schema_version = 3;
 
 // PRAGMA application_id of a queue database: "MSGF". A database with another id is not ours.
 inline constexpr std::int32_t queue_application_id = 0x4D534746;

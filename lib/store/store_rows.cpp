@@ -86,6 +86,7 @@ attempt_record read_attempt_row(const statement& s) {
     a.ambiguous = s.int64(8) != 0;
     a.outcome = parse_attempt_outcome(s.text(9)).value_or(attempt_outcome::retry);
     a.counted = s.int64(10) != 0;
+    a.settled = parse_settle_outcome(s.text(11)).value_or(settle_outcome::none);
     return a;
 }
 

@@ -36,7 +36,8 @@ job_info read_job_row(const statement& s);
 
 inline constexpr std::string_view attempt_select_sql =
     "SELECT job_id, n, started_at, finished_at, coalesce(http_status, 0), coalesce(api_code, ''), "
-    "coalesce(latency_ms, 0), coalesce(message_id, ''), ambiguous, outcome, counted FROM attempts";
+    "coalesce(latency_ms, 0), coalesce(message_id, ''), ambiguous, outcome, counted, coalesce(settled, '') "
+    "FROM attempts";
 
 attempt_record read_attempt_row(const statement& s);
 

@@ -118,7 +118,8 @@ bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit
 
 class MsgflashdTest : public ::testing::Test {
   protected:
-    MsgflashdTest() : sim_(sim::parse_sim_config(world_toml, "world.toml")) {
+    explicit MsgflashdTest(std::string_view world = world_toml)
+        : sim_(sim::parse_sim_config(world, "world.toml")) {
         std::random_device rd;
         dir_ = fs::temp_directory_path() / fmt::format("msgflashd-test-{:x}", rd());
         fs::create_directories(dir_ / "keys");
@@ -303,6 +304,21 @@ key_file = "{}"
         const auto took =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
         return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), took};
+    }
+
+    // msgflashctl with the daemon's configuration; its exit status, its output (stdout and stderr) in `out`.
+    int run_ctl(const std::string& args, std::string* out = nullptr) {
+        const fs::path output = dir_ / "ctl.out";
+        const std::string cmd = fmt::format("{} --config {} {} > {} 2>&1", MSGFLASHCTL_PATH,
+                                            (dir_ / "msgflashd.toml").string(), args, output.string());
+        const int status = std::system(cmd.c_str());
+        if (out != nullptr) {
+            std::ifstream in(output);
+            std::stringstream text;
+            text << in.rdbuf();
+            *out = text.str();
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
 
     json::object account_stats(std::string_view account) {

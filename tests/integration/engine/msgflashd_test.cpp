@@ -1,6 +1,7 @@
 // The real msgflashd binary against msgflash-sim (in process) over loopback: batch files dropped in the
 // spool over two keys end sent at the keys' pace with zero 429s; SIGTERM mid-run exits 0 within the grace and
-// a restart finishes the rest with nothing lost and nothing sent twice.
+// a restart finishes the rest with nothing lost and nothing sent twice; ambiguous closes are settled from the
+// account's messages without a second send, and every sent message is reconciled to a final status.
 #include "tests/integration/engine/msgflashd_fixture.hpp"
 
 namespace msgflash::test {
@@ -434,19 +435,7 @@ TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
     write_config({}, "instance_poll_interval = \"60s\"");
     start_daemon();
     ASSERT_TRUE(wait_for([&] { return fs::exists(dir_ / "admin.address") && counts().sent >= 4; }, 20s));
-    const auto ctl = [&](const std::string& args, std::string* out = nullptr) {
-        const fs::path output = dir_ / "ctl.out";
-        const std::string cmd = fmt::format("{} --config {} {} > {} 2>&1", MSGFLASHCTL_PATH,
-                                            (dir_ / "msgflashd.toml").string(), args, output.string());
-        const int status = std::system(cmd.c_str());
-        if (out != nullptr) {
-            std::ifstream in(output);
-            std::stringstream text;
-            text << in.rdbuf();
-            *out = text.str();
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    };
+    const auto ctl = [&](const std::string& args, std::string* out = nullptr) { return run_ctl(args, out); };
     std::string out;
     ASSERT_EQ(ctl("pause shop-batch", &out), 0) << out;
     const auto shop_held = [&] {
@@ -487,8 +476,8 @@ TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
     };
     ASSERT_TRUE(wait_for([&] { return !campaign_id().empty(); }, 20s))
         << "the campaign job was not sent: "
-        << (std::stringstream() << std::ifstream(dir_ / "spool" / "rejected" / "spring.campaign.json.error.json")
-                                       .rdbuf())
+        << (std::stringstream()
+            << std::ifstream(dir_ / "spool" / "rejected" / "spring.campaign.json.error.json").rdbuf())
                .str();
     const std::string campaign = campaign_id();
     EXPECT_EQ(
@@ -511,6 +500,97 @@ TEST_F(MsgflashdTest, MsgflashctlPausesResumesAndReadsTheRunningDaemon) {
     ASSERT_TRUE(stopped);
     EXPECT_EQ(stopped->first, 0);
     EXPECT_EQ(account_stats("shop").at("duplicates").to_number<int>(), 0);
+}
+
+// The world of the reconciliation test: statuses step every 500 ms, and one message in ten ends failed.
+class MsgflashdReconcileTest : public MsgflashdTest {
+  protected:
+    MsgflashdReconcileTest() : MsgflashdTest(reconcile_world()) {}
+    static std::string_view reconcile_world() {
+        static const std::string world =
+            std::string(world_toml) + "\n[delivery]\nstep = \"500ms\"\nfailed_share = 0.1\n";
+        return world;
+    }
+};
+
+TEST_F(MsgflashdReconcileTest, AmbiguousClosesAreSettledWithoutASecondSendAndEveryMessageIsReconciled) {
+    // 5 % of sends are accepted by the simulator, then closed unanswered: each must be found in the account's
+    // messages (no second POST), and every sent message must reach delivered, read or failed in the store.
+    constexpr int per_account = 100;
+    write_config("[retry]\nbase = \"200ms\"\ncap = \"2s\"\n");
+    ASSERT_EQ(sim_.client().post("/_sim/faults", R"({"ambiguous":0.05,"seed":11})").status, 200u);
+    ingest(per_account);
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 90s)) << "sent " << counts().sent;
+    // The operator asks for it now: every delivery not settled yet is due at once.
+    std::string out;
+    EXPECT_EQ(run_ctl("reconcile", &out), 0) << out;
+    EXPECT_NE(out.find("reconcile every batch: ok, queued="), std::string::npos) << out;
+    EXPECT_EQ(run_ctl("reconcile no-such-batch", &out), 1) << out;
+    EXPECT_NE(out.find("404 NOT_FOUND"), std::string::npos) << out;
+    const auto query = [&](const char* sql) {
+        store::connection db_read(db(), store::connection::mode::read_only);
+        return db_read.query_int(sql);
+    };
+    ASSERT_TRUE(wait_for(
+        [&] { return query("SELECT count(*) FROM deliveries WHERE settled IS NOT NULL") == 2 * per_account; },
+        120s))
+        << query("SELECT count(*) FROM deliveries WHERE settled IS NULL") << " deliveries not settled";
+
+    // The admin endpoint's view of it, while the daemon runs: nothing left to reconcile; reconcile now
+    // answers how many it made due (none: all are settled).
+    std::string address;
+    ASSERT_TRUE(wait_for(
+        [&] { return std::getline(std::ifstream(dir_ / "admin.address") >> std::ws, address).good(); }, 10s));
+    test::client_options admin_options;
+    admin_options.port = static_cast<std::uint16_t>(std::stoi(address.substr(10)));
+    test::http_client admin(admin_options);
+    const auto scrape = admin.get("/metrics");
+    ASSERT_EQ(scrape.status, 200u);
+    EXPECT_NE(scrape.body.find("msgflash_reconcile_backlog"), std::string::npos) << scrape.body;
+    EXPECT_NE(scrape.body.find("msgflash_ambiguous_settled_total{outcome=\"unresolved\"} 0"),
+              std::string::npos)
+        << scrape.body;
+    EXPECT_NE(scrape.body.find("msgflash_reconcile_due{account=\"shop\"} 0"), std::string::npos)
+        << scrape.body;
+    std::string token;
+    std::getline(std::ifstream(dir_ / "admin.token"), token);
+    const test::header_map bearer{{"Authorization", "Bearer " + token}};
+    const auto again = admin.post("/control/reconcile?batch=shop-batch", "", bearer);
+    EXPECT_EQ(again.status, 200u) << again.body;
+    EXPECT_NE(again.body.find("\"queued\":0"), std::string::npos) << again.body;
+    EXPECT_EQ(admin.post("/control/reconcile?batch=no-such-batch", "", bearer).status, 404u);
+
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    const auto c = counts();
+    EXPECT_EQ(c.failed + c.dead + c.held + c.ready + c.waiting + c.inflight, 0);
+
+    const std::int64_t ambiguous = query("SELECT count(*) FROM attempts WHERE ambiguous = 1");
+    const std::int64_t found =
+        query("SELECT count(*) FROM attempts WHERE ambiguous = 1 AND settled = 'settled-found'");
+    EXPECT_GE(ambiguous, 3) << "the faults did not happen: the test tests nothing";
+    EXPECT_EQ(found, ambiguous) << "an ambiguous attempt was not settled as sent";
+    EXPECT_EQ(query("SELECT count(*) FROM attempts WHERE outcome = 'sent' OR outcome = 'ambiguous'"),
+              2 * per_account)
+        << "a job was attempted again after its message had gone";
+    EXPECT_EQ(query("SELECT count(*) FROM deliveries"), 2 * per_account);
+    EXPECT_EQ(query("SELECT count(*) FROM deliveries WHERE settled IN ('delivered', 'read', 'failed') AND "
+                    "status = settled AND status_at IS NOT NULL"),
+              2 * per_account);
+    const std::int64_t failed = query("SELECT count(*) FROM deliveries WHERE settled = 'failed'");
+    EXPECT_GT(failed, 0) << "failed_share 0.1 of 200 messages";
+    EXPECT_LT(failed, 2 * per_account / 2);
+    for (const std::string_view account : {"shop", "agency"}) {
+        const auto stats = account_stats(account);
+        EXPECT_EQ(stats.at("duplicates").to_number<std::int64_t>(), 0) << account;
+        EXPECT_EQ(stats.at("acceptedSends").to_number<std::int64_t>(), per_account) << account;
+        EXPECT_EQ(stats.at("rateLimited").to_number<std::int64_t>(), 0) << account;
+        EXPECT_LE(stats.at("maxWindow").to_number<std::int64_t>(), 10) << account;
+    }
+    std::cout << "ambiguous attempts: " << ambiguous << ", settled found: " << found
+              << ", deliveries failed: " << failed << "\n";
 }
 
 }  // namespace

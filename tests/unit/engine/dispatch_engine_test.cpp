@@ -184,6 +184,7 @@ TEST_F(DispatchEngineTest, ProviderErrorBacksOffWithFullJitterThenSends) {
 TEST_F(DispatchEngineTest, AmbiguousAttemptIsFlaggedCountedAndRetried) {
     add_jobs(1);
     api.script[recipient(1000)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    api.ambiguous_processed = false;  // the request never reached the provider: the list cannot show it
     start();
     ASSERT_TRUE(run_until([&] { return queue.results.size() == 2; }));
     const auto& first = queue.results[0];
@@ -191,6 +192,7 @@ TEST_F(DispatchEngineTest, AmbiguousAttemptIsFlaggedCountedAndRetried) {
     EXPECT_TRUE(first.attempt.ambiguous);
     EXPECT_EQ(first.attempt.outcome, attempt_outcome::ambiguous);
     EXPECT_TRUE(first.attempt.counted);
+    EXPECT_EQ(first.attempt.settled, settle_outcome::not_found);
     EXPECT_EQ(queue.results[1].new_state, job_state::sent);
     EXPECT_EQ(queue.results[1].attempt.n, 2);
     EXPECT_EQ(engine_->stats().ambiguous, 1u);
@@ -726,6 +728,277 @@ TEST_F(DispatchEngineTest, OtherRequestsWithTheKeyWaitForASlotOfItsPacer) {
     EXPECT_TRUE(other_account) << "a key the engine does not pace is not waited for";
     ASSERT_TRUE(run_until([&] { return granted.size() == 3 && queue.count_state(job_state::sent) == 60; }));
     EXPECT_LE(max_per_second(granted), 10u) << "the key's budget is shared by every request made with it";
+    finish();
+}
+
+// ---- reconciliation (issue 7) ----------------------------------------------------------------------------
+
+// A world of its own (io_context, virtual clock, fakes, engine), for runs compared with each other.
+struct engine_world {
+    explicit engine_world(engine_options o) {
+        queue.add_batch(1, R"({"type":"text","body":"Hi {{name}}"})", {std::string(number_a)});
+        engine = std::make_unique<dispatch_engine>(std::move(o), queue, api, clock);
+        asio::co_spawn(io, engine->run(), [this](std::exception_ptr) { done = true; });
+    }
+    void finish() {
+        engine->stop();
+        clock.run_until([&] { return done; });
+    }
+    std::vector<pace_time> send_times() const {
+        std::vector<pace_time> at;
+        for (const auto& r : api.requests) {
+            at.push_back(r.at);
+        }
+        return at;
+    }
+    std::vector<pace_time> read_times(std::string_view what = {}) const {
+        std::vector<pace_time> at;
+        for (const auto& r : api.reads) {
+            if (what.empty() || r.what.starts_with(what)) {
+                at.push_back(r.at);
+            }
+        }
+        return at;
+    }
+    asio::io_context io;
+    virtual_clock clock{io};
+    fake_queue queue{clock};
+    fake_api api{io, clock};
+    std::unique_ptr<dispatch_engine> engine;
+    bool done = false;
+};
+
+TEST_F(DispatchEngineTest, DeliveryChecksTakeOnlySpareCapacityAndNeverDelayASend) {
+    // The same 60 sends, once with 300 deliveries already due for a check and once without: the sends leave
+    // at the same instants, and the checks go in what the sends leave, within the housekeeping share.
+    const auto run = [](bool backlog, std::vector<pace_time>& reads, std::size_t& most) {
+        engine_world w(options());
+        for (int i = 0; i < 60; ++i) {
+            w.queue.add_job("shop", 1, recipient(1000 + i), R"({"type":"text","body":"Hi Ana"})");
+        }
+        if (backlog) {
+            for (int i = 0; i < 300; ++i) {
+                api::message_details m;
+                m.id = "old-" + std::to_string(i);
+                m.status = "delivered";
+                m.instance_id = std::string(number_a);
+                m.to = recipient(5000 + i);
+                m.created_at = iso(w.clock.now() - 1h);
+                w.api.messages.push_back(m);
+                w.queue.add_delivery("shop", 100'000 + i, m.id, w.clock.now() - 1h);
+            }
+        }
+        EXPECT_TRUE(w.clock.run_until([&] { return w.queue.count_state(job_state::sent) == 60; }));
+        w.api.set_status("delivered");
+        EXPECT_TRUE(w.clock.run_until([&] { return w.queue.unsettled() == 0; }));
+        w.finish();
+        reads = w.read_times();
+        std::vector<pace_time> all = w.send_times();
+        all.insert(all.end(), reads.begin(), reads.end());
+        for (const auto& p : w.api.polls) {
+            all.push_back(p.at);
+        }
+        std::sort(all.begin(), all.end());
+        most = 0;
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const auto end =
+                std::lower_bound(all.begin() + static_cast<std::ptrdiff_t>(i), all.end(), all[i] + 1s);
+            most = std::max(most, static_cast<std::size_t>(end - all.begin()) - i);
+        }
+        return w.send_times();
+    };
+    std::vector<pace_time> quiet_reads;
+    std::vector<pace_time> busy_reads;
+    std::size_t quiet_most = 0;
+    std::size_t busy_most = 0;
+    const std::vector<pace_time> quiet = run(false, quiet_reads, quiet_most);
+    const std::vector<pace_time> busy = run(true, busy_reads, busy_most);
+    ASSERT_EQ(quiet.size(), 60u);
+    EXPECT_EQ(busy, quiet) << "a reconciliation read delayed a send";
+    EXPECT_LE(busy_most, 10u) << "the key's budget is shared by every request made with it";
+    ASSERT_GT(busy_reads.size(), quiet_reads.size());
+    for (const pace_time r : busy_reads) {
+        EXPECT_FALSE(r > busy.front() && r < busy.back()) << "a read took a slot while sends were waiting";
+    }
+    // Housekeeping keeps to its share: 0.2 of 10 req/s, one read per 500 ms at most.
+    for (std::size_t i = 1; i < busy_reads.size(); ++i) {
+        EXPECT_GE(busy_reads[i] - busy_reads[i - 1], 500ms);
+    }
+    // 360 deliveries in far fewer reads: the due ones were found in pages of GET /messages.
+    EXPECT_LT(busy_reads.size(), 40u);
+}
+
+TEST_F(DispatchEngineTest, DeliveriesArePolledAtGrowingIntervalsUntilAFinalStatus) {
+    engine_options o = options();
+    o.delivery_idle_claim_interval = 1s;
+    const auto ids = add_jobs(2);
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 2; }));
+    api.set_status("sent");
+    const std::string first_message = queue.last_result(ids[0])->attempt.message_id;
+    const auto reads_of = [&] {
+        std::vector<pace_time> at;
+        for (const auto& r : api.reads) {
+            if (r.what == "get " + first_message) {
+                at.push_back(r.at);
+            }
+        }
+        return at;
+    };
+    ASSERT_TRUE(run_until([&] { return reads_of().size() >= 6; }));
+    const std::vector<pace_time> at = reads_of();
+    const pace_time sent_at = api.requests[0].at;
+    EXPECT_GE(at[0] - sent_at, 5s) << "the first check comes first_check after the send";
+    for (std::size_t i = 2; i < at.size(); ++i) {
+        EXPECT_GE(at[i] - at[i - 1], (at[i - 1] - at[i - 2]) * 3 / 2) << "the checks space out as it ages";
+    }
+    EXPECT_EQ(queue.deliveries[ids[0]].status, "sent");
+    EXPECT_TRUE(queue.deliveries[ids[0]].status_at);
+    EXPECT_TRUE(queue.deliveries[ids[0]].settled.empty());
+
+    const timestamp read_at = clock.now();
+    api.set_status("read");
+    ASSERT_TRUE(run_until([&] { return queue.unsettled() == 0; }));
+    EXPECT_EQ(queue.deliveries[ids[0]].settled, "read");
+    EXPECT_EQ(queue.deliveries[ids[0]].status_at, read_at)
+        << "the status's own time (readAt), not the check's";
+    // A final status stops the polling: an hour later nothing more was asked.
+    const std::size_t reads = api.reads.size();
+    const pace_time later = clock.steady_now() + 1h;
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= later; }));
+    EXPECT_EQ(api.reads.size(), reads);
+    EXPECT_EQ(engine_->stats().deliveries_settled.at("read"), 2u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ADeliveryWithoutAFinalStatusIsGivenUpAtMaxAge) {
+    engine_options o = options();
+    o.reconcile.max_age = 2min;
+    o.delivery_idle_claim_interval = 1s;
+    const auto ids = add_jobs(1);
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 1; }));
+    api.set_status("sent");
+    ASSERT_TRUE(run_until([&] { return queue.unsettled() == 0; }));
+    EXPECT_EQ(queue.deliveries[ids[0]].settled, "gave-up");
+    EXPECT_EQ(queue.deliveries[ids[0]].status, "sent");
+    ASSERT_FALSE(api.reads.empty());
+    EXPECT_LE(api.reads.back().at - api.requests[0].at, 2min + 2s) << "polled past reconcile.max_age";
+    const std::size_t reads = api.reads.size();
+    const pace_time later = clock.steady_now() + 1h;
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= later; }));
+    EXPECT_EQ(api.reads.size(), reads);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, AnAmbiguousSendThatWentIsFoundAndNotSentAgain) {
+    const auto ids = add_jobs(3);
+    api.script[recipient(1001)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 3; }));
+    EXPECT_EQ(api.requests.size(), 3u) << "a second POST for a message that had gone";
+    EXPECT_EQ(queue.results.size(), 3u);
+    const store::job_result* r = queue.last_result(ids[1]);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->new_state, job_state::sent);
+    EXPECT_TRUE(r->attempt.ambiguous);
+    EXPECT_EQ(r->attempt.outcome, attempt_outcome::ambiguous);
+    EXPECT_EQ(r->attempt.settled, settle_outcome::found);
+    EXPECT_TRUE(r->count_send);
+    const auto kept = std::find_if(api.messages.begin(), api.messages.end(),
+                                   [&](const api::message_details& m) { return m.to == recipient(1001); });
+    ASSERT_NE(kept, api.messages.end());
+    EXPECT_EQ(r->attempt.message_id, kept->id);
+    EXPECT_TRUE(queue.deliveries.contains(ids[1])) << "found, it is reconciled like any sent message";
+    // The list was read after the settle delay, filtered to the job's number.
+    ASSERT_FALSE(api.reads.empty());
+    EXPECT_EQ(api.reads[0].what, "list");
+    EXPECT_GE(api.reads[0].at - api.requests[1].at, 2s);
+    EXPECT_EQ(engine_->stats().settled_found, 1u);
+    EXPECT_EQ(engine_->stats().ambiguous, 1u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, AnAmbiguousSendIsSettledPromptlyWhileTheKeySendsAtFullPace) {
+    const auto ids = add_jobs(80);
+    api.script[recipient(1005)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 80; }));
+    EXPECT_EQ(api.requests.size(), 80u);
+    ASSERT_FALSE(api.reads.empty());
+    EXPECT_EQ(api.reads[0].what, "list");
+    // Its page took the next send slot after the settle delay, ahead of the sends still waiting.
+    EXPECT_LE(api.reads[0].at - api.requests[5].at, 2s + 200ms);
+    EXPECT_LT(api.reads[0].at, api.requests.back().at);
+    EXPECT_EQ(queue.last_result(ids[5])->attempt.settled, settle_outcome::found);
+    std::vector<pace_time> reads;
+    for (const auto& r : api.reads) {
+        reads.push_back(r.at);
+    }
+    EXPECT_LE(max_per_second(reads), 10u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, AnAmbiguousSendNotFoundIsHeldWhenThePolicySaysHold) {
+    engine_options o = options();
+    o.retry.on_ambiguous = ambiguous_policy::hold;
+    add_jobs(1);
+    api.script[recipient(1000)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    api.ambiguous_processed = false;
+    // Older traffic of the account: the walk stops at the first message older than the attempt.
+    for (int i = 0; i < 250; ++i) {
+        api::message_details m;
+        m.id = "old-" + std::to_string(i);
+        m.status = "read";
+        m.instance_id = std::string(number_a);
+        m.to = recipient(1000);
+        m.body = "something else";
+        m.type = "text";
+        m.created_at = iso(clock.now() - 1h);
+        api.messages.push_back(m);
+    }
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.results.size() == 1; }));
+    EXPECT_EQ(queue.results[0].new_state, job_state::held);
+    EXPECT_EQ(queue.results[0].attempt.settled, settle_outcome::not_found);
+    EXPECT_EQ(api.reads.size(), 1u) << "one page reached messages older than the attempt";
+    EXPECT_EQ(api.requests.size(), 1u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, AnAmbiguousSendWhoseListCannotBeReadIsUnresolvedAndRetried) {
+    engine_options o = options();
+    o.settle.max_pages = 2;
+    add_jobs(1);
+    api.script[recipient(1000)] = {fake_answer{.k = fake_answer::kind::ambiguous}};
+    api.read_script = {fake_answer::error(502, "PROVIDER_UNAVAILABLE"), fake_answer::error(503, "")};
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.results.size() == 2; }));
+    EXPECT_EQ(queue.results[0].new_state, job_state::waiting);
+    EXPECT_EQ(queue.results[0].attempt.settled, settle_outcome::unresolved);
+    EXPECT_EQ(queue.results[1].new_state, job_state::sent);
+    EXPECT_EQ(queue.results[1].attempt.settled, settle_outcome::none);
+    EXPECT_EQ(engine_->stats().settle_unresolved, 1u);
+    finish();
+}
+
+TEST_F(DispatchEngineTest, ReconcileNowClaimsTheDueChecksAtOnce) {
+    engine_options o = options();
+    o.delivery_idle_claim_interval = 1h;
+    start(o);
+    ASSERT_TRUE(run_until([&] { return queue.delivery_claims >= 1; }));
+    api::message_details m;
+    m.id = "m-1";
+    m.status = "delivered";
+    api.messages.push_back(m);
+    queue.add_delivery("shop", 42, "m-1", clock.now() - 1min);
+    const pace_time asked = clock.steady_now() + 10s;
+    ASSERT_TRUE(run_until([&] { return clock.steady_now() >= asked; }));
+    EXPECT_EQ(queue.unsettled(), 1u) << "claimed before its idle interval";
+    engine_->reconcile_now();
+    ASSERT_TRUE(run_until([&] { return queue.unsettled() == 0; }));
+    EXPECT_LE(clock.steady_now() - asked, 2s);
+    EXPECT_EQ(queue.deliveries[42].settled, "delivered");
     finish();
 }
 

@@ -1,6 +1,7 @@
 #include "tests/unit/engine/engine_fakes.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
@@ -182,6 +183,11 @@ asio::awaitable<store::store_result<job_state>> fake_queue::record(store::job_re
                                                  store::make_store_error(store::store_errc::stale_result));
     }
     inflight_.erase(in);
+    if (r.new_state == job_state::sent && !r.attempt.message_id.empty()) {
+        add_delivery(account_of_[id], id, r.attempt.message_id, r.attempt.finished_at);
+        deliveries[id].check.status = r.api_status;
+        deliveries[id].next_check_at = r.reconcile_at.value_or(r.attempt.finished_at);
+    }
     if (!r.attempt.counted) {
         --attempts_[id];
     }
@@ -267,6 +273,67 @@ asio::awaitable<store::store_result<store::hold_info>> fake_queue::hold(store::h
                                .until = r.target.until};
 }
 
+void fake_queue::add_delivery(const std::string& account, std::int64_t job, std::string message_id,
+                              timestamp sent_at) {
+    delivery_row d;
+    d.account = account;
+    d.check = store::delivery_check{
+        .job_id = job, .message_id = std::move(message_id), .status = {}, .sent_at = sent_at};
+    d.next_check_at = sent_at;
+    deliveries[job] = std::move(d);
+}
+
+std::size_t fake_queue::unsettled() const {
+    return static_cast<std::size_t>(std::count_if(deliveries.begin(), deliveries.end(),
+                                                  [](const auto& kv) { return kv.second.settled.empty(); }));
+}
+
+asio::awaitable<store::store_result<std::vector<store::delivery_check>>> fake_queue::claim_deliveries(
+    std::string account, timestamp now, std::size_t limit, timestamp lease_until) {
+    ++delivery_claims;
+    std::vector<delivery_row*> due;
+    for (auto& [id, d] : deliveries) {
+        if (d.account == account && d.settled.empty() && d.next_check_at <= now) {
+            due.push_back(&d);
+        }
+    }
+    std::stable_sort(due.begin(), due.end(), [](const delivery_row* a, const delivery_row* b) {
+        return a->next_check_at < b->next_check_at;
+    });
+    std::vector<store::delivery_check> out;
+    for (delivery_row* d : due) {
+        if (out.size() == limit) {
+            break;
+        }
+        d->next_check_at = lease_until;
+        out.push_back(d->check);
+    }
+    co_return out;
+}
+
+asio::awaitable<store::store_result<void>> fake_queue::record_delivery(store::delivery_update u) {
+    delivery_updates.push_back(u);
+    auto it = deliveries.find(u.job_id);
+    if (it == deliveries.end()) {
+        co_return store::store_result<void>(boost::system::in_place_error,
+                                            store::make_store_error(store::store_errc::not_found));
+    }
+    delivery_row& d = it->second;
+    ++d.checks;
+    if (!u.status.empty()) {
+        d.status = u.status;
+        d.check.status = u.status;
+    }
+    if (u.status_at) {
+        d.status_at = u.status_at;
+    }
+    d.settled = u.settled;
+    if (u.settled.empty() && u.next_check_at) {
+        d.next_check_at = *u.next_check_at;
+    }
+    co_return store::store_result<void>();
+}
+
 const store::job_result* fake_queue::last_result(std::int64_t job) const {
     for (auto it = results.rbegin(); it != results.rend(); ++it) {
         if (it->attempt.job_id == job) {
@@ -283,13 +350,28 @@ std::size_t fake_queue::count_state(job_state s) const {
 
 // ---- fake_api -------------------------------------------------------------------------------------------
 
+std::string iso(timestamp t) {
+    using namespace std::chrono;
+    const auto day = floor<days>(t);
+    const year_month_day ymd{day};
+    const hh_mm_ss<milliseconds> tod{t - day};
+    char buf[40];
+    std::snprintf(
+        buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+        static_cast<long long>(tod.hours().count()), static_cast<long long>(tod.minutes().count()),
+        static_cast<long long>(tod.seconds().count()), static_cast<long long>(tod.subseconds().count()));
+    return buf;
+}
+
 asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string account, api::send_request r,
                                                                   std::function<void()> on_write) {
     if (on_write) {
         on_write();
     }
     const std::string to = r.to;
-    requests.push_back({std::move(account), std::move(r), clock_.steady_now()});
+    requests.push_back({std::move(account), r, clock_.steady_now()});
+    const api::send_request body = requests.back().body;  // a copy: `requests` grows while this waits
     fake_answer a = fallback;
     if (auto s = script.find(to); s != script.end() && !s->second.empty()) {
         a = s->second.front();
@@ -311,7 +393,23 @@ asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string ac
     info.http_status = a.k == fake_answer::kind::ok || a.k == fake_answer::kind::error ? a.status : 0;
     api::api_failure f;
     f.ec = asio::error::operation_aborted;
+    const auto keep = [&](std::string id) {
+        api::message_details m;
+        m.id = std::move(id);
+        m.status = "queued";
+        m.instance_id = body.instance_id;
+        m.to = body.to;
+        m.type = body.content.template_id ? std::optional<std::string>("text") : body.content.type;
+        m.body = body.content.body;
+        m.media_url = body.content.media_url;
+        m.template_id = body.content.template_id;
+        m.created_at = iso(clock_.now());
+        messages.push_back(std::move(m));
+    };
     if (cancelled || a.k == fake_answer::kind::ambiguous) {
+        if (a.k == fake_answer::kind::ambiguous && ambiguous_processed) {
+            keep("msg-" + std::to_string(next_message_++));
+        }
         f.outcome = transport_outcome::ambiguous;
         co_return api::api_result<api::message_ref>(std::move(f), info);
     }
@@ -332,8 +430,104 @@ asio::awaitable<api::api_result<api::message_ref>> fake_api::send(std::string ac
         f.ec = {};
         co_return api::api_result<api::message_ref>(std::move(f), info);
     }
-    co_return api::api_result<api::message_ref>(
-        api::message_ref{.id = "msg-" + std::to_string(next_message_++), .status = "queued"}, info);
+    const std::string id = "msg-" + std::to_string(next_message_++);
+    keep(id);
+    co_return api::api_result<api::message_ref>(api::message_ref{.id = id, .status = "queued"}, info);
+}
+
+void fake_api::set_status(std::string_view status) {
+    const std::string at = iso(clock_.now());
+    for (api::message_details& m : messages) {
+        m.status = std::string(status);
+        if (status == "sent") {
+            m.sent_at = at;
+        } else if (status == "delivered") {
+            m.delivered_at = at;
+        } else if (status == "read") {
+            m.read_at = at;
+        } else if (status == "failed") {
+            m.failed_at = at;
+        }
+    }
+}
+
+namespace {
+
+template <class T>
+std::optional<api::api_result<T>> scripted_read(std::deque<fake_answer>& script) {
+    if (script.empty()) {
+        return std::nullopt;
+    }
+    const fake_answer a = script.front();
+    script.pop_front();
+    api::api_failure f;
+    f.outcome = a.k == fake_answer::kind::error ? transport_outcome::answered : transport_outcome::not_sent;
+    f.http_status = a.status;
+    f.retry_after = a.retry_after;
+    if (a.k == fake_answer::kind::error) {
+        f.error = api::api_error{.http_status = a.status,
+                                 .code = a.code,
+                                 .message = {},
+                                 .details = {},
+                                 .retry_after = a.retry_after};
+    } else {
+        f.ec = asio::error::connection_refused;
+    }
+    return api::api_result<T>(std::move(f), api::exchange_info{.http_status = a.status});
+}
+
+}  // namespace
+
+asio::awaitable<api::api_result<api::message_details>> fake_api::get_message(std::string account,
+                                                                             std::string id) {
+    reads.push_back({std::move(account), "get " + id, clock_.steady_now()});
+    if (read_latency > pace_duration::zero()) {
+        co_await clock_.delay(read_latency);
+    }
+    if (auto r = scripted_read<api::message_details>(read_script)) {
+        co_return std::move(*r);
+    }
+    for (const api::message_details& m : messages) {
+        if (m.id == id) {
+            co_return api::api_result<api::message_details>(m, api::exchange_info{.http_status = 200});
+        }
+    }
+    api::api_failure f;
+    f.outcome = transport_outcome::answered;
+    f.http_status = 404;
+    f.error = api::api_error{
+        .http_status = 404, .code = "NOT_FOUND", .message = {}, .details = {}, .retry_after = {}};
+    co_return api::api_result<api::message_details>(std::move(f), api::exchange_info{.http_status = 404});
+}
+
+asio::awaitable<api::api_result<api::message_page>> fake_api::list_messages(std::string account,
+                                                                            api::message_query q) {
+    reads.push_back({std::move(account), "list", clock_.steady_now()});
+    if (read_latency > pace_duration::zero()) {
+        co_await clock_.delay(read_latency);
+    }
+    if (auto r = scripted_read<api::message_page>(read_script)) {
+        co_return std::move(*r);
+    }
+    // Newest first; the cursor is the index of the next older message.
+    std::size_t pos = q.cursor ? std::stoul(*q.cursor) : messages.size();
+    const std::size_t limit = q.limit.value_or(20);
+    api::message_page page;
+    while (pos > 0) {
+        const api::message_details& m = messages[pos - 1];
+        if (q.instance_id && m.instance_id != q.instance_id) {
+            --pos;
+            continue;
+        }
+        if (page.messages.size() == limit) {
+            page.has_more = true;
+            page.next_cursor = std::to_string(pos);
+            break;
+        }
+        page.messages.push_back(m);
+        --pos;
+    }
+    co_return api::api_result<api::message_page>(std::move(page), api::exchange_info{.http_status = 200});
 }
 
 asio::awaitable<api::api_result<api::campaign>> fake_api::create_campaign(std::string account,

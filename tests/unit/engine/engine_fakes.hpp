@@ -73,6 +73,26 @@ class fake_queue final : public queue_port {
     boost::asio::awaitable<store::store_result<store::release_report>> release(hold_scope scope,
                                                                                std::string subject,
                                                                                timestamp now) override;
+    boost::asio::awaitable<store::store_result<std::vector<store::delivery_check>>> claim_deliveries(
+        std::string account, timestamp now, std::size_t limit, timestamp lease_until) override;
+    boost::asio::awaitable<store::store_result<void>> record_delivery(store::delivery_update u) override;
+    // The deliveries table: one row per sent result (as the store keeps it), or added by the test.
+    struct delivery_row {
+        std::string account;
+        store::delivery_check check;
+        timestamp next_check_at{};
+        std::string status;
+        std::optional<timestamp> status_at;
+        std::string settled;
+        int checks = 0;  // updates recorded
+    };
+    std::map<std::int64_t, delivery_row> deliveries;
+    std::vector<store::delivery_update> delivery_updates;
+    std::size_t delivery_claims = 0;
+    void add_delivery(const std::string& account, std::int64_t job, std::string message_id,
+                      timestamp sent_at);
+    std::size_t unsettled() const;
+
     std::vector<std::string> releases;  // the subjects released
     // What the store does for a batch hold or an operator's pause: the batch's jobs are held, not claimed.
     void hold_batch(const std::string& name);
@@ -106,6 +126,9 @@ class fake_queue final : public queue_port {
     std::map<std::string, std::vector<std::int64_t>> held_on_number_;
 };
 
+// ISO 8601 with milliseconds, UTC ("2026-11-22T10:00:01.250Z"), as the API writes times.
+std::string iso(timestamp t);
+
 // What the fake API answers: scripted per recipient (in order; then `fallback`), after `latency`.
 struct fake_answer {
     enum class kind { ok, error, ambiguous, not_sent, hang };
@@ -136,7 +159,26 @@ class fake_api final : public send_port {
                                                                                   std::string id) override;
     boost::asio::awaitable<api::api_result<api::template_preview>> preview_template(
         std::string account, std::string id, api::template_preview_request r) override;
+    boost::asio::awaitable<api::api_result<api::message_details>> get_message(std::string account,
+                                                                              std::string id) override;
+    boost::asio::awaitable<api::api_result<api::message_page>> list_messages(std::string account,
+                                                                             api::message_query q) override;
     void cancel_all() override;
+
+    // The messages the API holds, oldest first: each accepted send adds its own (queued), and so does an
+    // ambiguous answer while ambiguous_processed (msgflash-sim's ambiguous close: processed, then no answer).
+    std::vector<api::message_details> messages;
+    bool ambiguous_processed = true;
+    void set_status(std::string_view status);  // every message's, with its time
+    // Reconciliation reads ("get" or "list"), and scripted answers to them (then ok).
+    struct read {
+        std::string account;
+        std::string what;
+        pace_time at;
+    };
+    std::vector<read> reads;
+    std::deque<fake_answer> read_script;
+    pace_duration read_latency{};
 
     struct request {
         std::string account;

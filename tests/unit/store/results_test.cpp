@@ -50,6 +50,104 @@ TEST_F(StoreResults, SentRecordsTheAttemptTheMessageAndTheDelivery) {
     EXPECT_FALSE(store_->submit(record_delivery{delivery_update{.job_id = 999'999, .checked_at = t0}}));
 }
 
+TEST_F(StoreResults, AnAmbiguousAttemptKeepsHowItWasSettled) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
+    auto c = claim(*store_, "shop", 3);
+    ASSERT_EQ(c.jobs.size(), 3u);
+    // Found: the job is sent with the message the list showed. Not found: retried.
+    job_result found = sent_result(c.jobs[0]);
+    found.attempt.ambiguous = true;
+    found.attempt.outcome = attempt_outcome::ambiguous;
+    found.attempt.settled = settle_outcome::found;
+    job_result missing = sent_result(c.jobs[1]);
+    missing.new_state = job_state::waiting;
+    missing.next_attempt_at = t0 + 1min;
+    missing.attempt.message_id.clear();
+    missing.attempt.ambiguous = true;
+    missing.attempt.outcome = attempt_outcome::ambiguous;
+    missing.attempt.settled = settle_outcome::not_found;
+    ASSERT_TRUE(store_->submit(record_result{found}));
+    ASSERT_TRUE(store_->submit(record_result{missing}));
+    ASSERT_TRUE(store_->submit(record_result{sent_result(c.jobs[2])}));
+    auto reader = queue_reader::open({.path = db_});
+    ASSERT_TRUE(reader);
+    auto a0 = reader->attempts(c.jobs[0].id);
+    ASSERT_TRUE(a0 && a0->size() == 1u);
+    EXPECT_EQ((*a0)[0].settled, settle_outcome::found);
+    EXPECT_TRUE((*a0)[0].ambiguous);
+    auto a1 = reader->attempts(c.jobs[1].id);
+    ASSERT_TRUE(a1 && a1->size() == 1u);
+    EXPECT_EQ((*a1)[0].settled, settle_outcome::not_found);
+    auto job = reader->job(c.jobs[0].id);
+    ASSERT_TRUE(job && *job);
+    EXPECT_EQ((*job)->state, job_state::sent);
+    EXPECT_TRUE((*job)->ambiguous) << "flagged for reports";
+    store_.reset();
+    EXPECT_EQ(text_scalar(db_, "SELECT settled FROM attempts WHERE job_id = " + std::to_string(c.jobs[0].id)),
+              "settled-found");
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts WHERE settled IS NULL"), 1);  // the plain send
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM deliveries"), 2);                      // found is reconciled
+}
+
+TEST_F(StoreResults, ReconcileNowMakesTheUnsettledDeliveriesDue) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("a"), 2));
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 2));
+    auto c = claim(*store_, "shop", 4);
+    ASSERT_EQ(c.jobs.size(), 4u);
+    for (const claimed_job& j : c.jobs) {
+        job_result r = sent_result(j);
+        r.reconcile_at = t0 + 1h;
+        ASSERT_TRUE(store_->submit(record_result{r}));
+    }
+    auto due = store_->submit(
+        claim_deliveries{.account = "shop", .now = t0 + 1s, .limit = 10, .lease_until = t0 + 1min});
+    ASSERT_TRUE(due);
+    EXPECT_TRUE(due->empty());
+    // Batch a's jobs; one is settled already: it is never made due again.
+    std::vector<std::int64_t> of_a;
+    {
+        auto reader = queue_reader::open({.path = db_});
+        ASSERT_TRUE(reader);
+        auto a = reader->batch("a");
+        ASSERT_TRUE(a && *a);
+        for (const claimed_job& j : c.jobs) {
+            if (j.batch_id == (*a)->rowid) {
+                of_a.push_back(j.id);
+            }
+        }
+    }
+    ASSERT_EQ(of_a.size(), 2u);
+    ASSERT_TRUE(store_->submit(record_delivery{delivery_update{
+        .job_id = of_a[0], .status = "read", .status_at = t0, .checked_at = t0 + 1s, .settled = "read"}}));
+    auto batch_a = store_->submit(make_deliveries_due{.batch = "a", .now = t0 + 2s});
+    ASSERT_TRUE(batch_a) << batch_a.error().message();
+    EXPECT_EQ(*batch_a, 1u);
+    auto reader = queue_reader::open({.path = db_});
+    ASSERT_TRUE(reader);
+    auto backlog = reader->deliveries_backlog(t0 + 5s);
+    ASSERT_TRUE(backlog) << backlog.error().message();
+    ASSERT_EQ(backlog->size(), 1u);
+    EXPECT_EQ((*backlog)[0].account, "shop");
+    EXPECT_EQ((*backlog)[0].unsettled, 3);
+    EXPECT_EQ((*backlog)[0].due, 1);
+    EXPECT_EQ((*backlog)[0].oldest_due, t0 + 2s);
+    auto claimed = store_->submit(
+        claim_deliveries{.account = "shop", .now = t0 + 5s, .limit = 10, .lease_until = t0 + 1min});
+    ASSERT_TRUE(claimed);
+    ASSERT_EQ(claimed->size(), 1u);
+    EXPECT_EQ((*claimed)[0].job_id, of_a[1]);
+    auto unknown = store_->submit(make_deliveries_due{.batch = "nope", .now = t0 + 6s});
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, make_error_code(store_errc::not_found));
+    // Every batch, the leased one included.
+    auto all = store_->submit(make_deliveries_due{.batch = {}, .now = t0 + 6s});
+    ASSERT_TRUE(all);
+    EXPECT_EQ(*all, 3u);
+    auto none = reader->deliveries_backlog(t0 + 6s);
+    ASSERT_TRUE(none);
+    EXPECT_EQ((*none)[0].due, 3);
+}
+
 TEST_F(StoreResults, ResultsOfOneGroupRunTogetherEachWithItsOwnVerdict) {
     ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 40));
     auto c = claim(*store_, "shop", 40);

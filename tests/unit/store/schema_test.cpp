@@ -76,8 +76,25 @@ TEST(StoreSchema, MigrateStepByStep) {
     EXPECT_EQ(read_schema_version(c), 1);
     migrate(c, 2, 2);
     EXPECT_EQ(read_schema_version(c), 2);
-    migrate(c, 3);  // nothing to do
+    migrate(c, 3, 3);
+    EXPECT_EQ(read_schema_version(c), 3);
+    migrate(c, 4);  // nothing to do
     EXPECT_EQ(read_schema_version(c), current_schema_version);
+}
+
+TEST(StoreSchema, V2AttemptsGainAnEmptySettledColumnThatOnlyTakesTheOutcomes) {
+    temp_dir dir;
+    const auto db = dir.path() / "queue.db";
+    connection c(db, connection::mode::read_write_create);
+    migrate(c, 1, 2);
+    c.exec("PRAGMA foreign_keys = OFF");  // an attempt row alone is enough here
+    c.exec(
+        "INSERT INTO attempts(job_id, n, started_at, finished_at, outcome) VALUES (1, 1, 0, 0, 'ambiguous')");
+    migrate(c, 2);
+    EXPECT_EQ(read_schema_version(c), 3);
+    EXPECT_EQ(c.query_int("SELECT count(*) FROM attempts WHERE settled IS NULL"), 1);
+    c.exec("UPDATE attempts SET settled = 'settled-found'");
+    EXPECT_ANY_THROW(c.exec("UPDATE attempts SET settled = 'maybe'"));
 }
 
 TEST(StoreSchema, NewerDatabaseIsRefusedByTheWriterAndTheReader) {

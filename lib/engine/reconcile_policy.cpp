@@ -1,0 +1,140 @@
+#include "engine/reconcile_policy.hpp"
+
+#include <algorithm>
+
+#include "spool/job_validation.hpp"
+
+namespace msgflash::engine {
+
+namespace {
+
+std::optional<timestamp> parse_time(const std::optional<std::string>& s) {
+    if (!s) {
+        return std::nullopt;
+    }
+    return spool::parse_iso8601(*s);
+}
+
+template <class T>
+bool same_or_unset(const std::optional<T>& sent, const std::optional<T>& listed) {
+    return !sent || sent == listed;
+}
+
+}  // namespace
+
+bool is_final_delivery_status(std::string_view status) noexcept {
+    return status == "delivered" || status == "read" || status == "failed";
+}
+
+std::optional<timestamp> next_check_at(timestamp sent_at, timestamp now, const reconcile_rules& rules) {
+    const timestamp last = sent_at + rules.max_age;
+    if (now >= last) {
+        return std::nullopt;
+    }
+    const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - std::min(now, sent_at));
+    const auto interval = std::clamp(age, rules.first_check, std::max(rules.first_check, rules.max_interval));
+    return std::min(now + interval, last);
+}
+
+std::optional<timestamp> status_time(const api::message_details& m) {
+    if (m.status == "read") {
+        return parse_time(m.read_at);
+    }
+    if (m.status == "delivered") {
+        return parse_time(m.delivered_at);
+    }
+    if (m.status == "failed") {
+        return parse_time(m.failed_at);
+    }
+    if (m.status == "sent") {
+        return parse_time(m.sent_at);
+    }
+    return std::nullopt;
+}
+
+bool past_max_age(const store::delivery_check& c, timestamp now, const reconcile_rules& rules) {
+    return now >= c.sent_at + rules.max_age;
+}
+
+store::delivery_update delivery_from_message(const store::delivery_check& c, const api::message_details& m,
+                                             timestamp now, const reconcile_rules& rules) {
+    store::delivery_update u;
+    u.job_id = c.job_id;
+    u.status = m.status;
+    u.status_at = status_time(m);
+    u.checked_at = now;
+    if (is_final_delivery_status(m.status)) {
+        u.settled = m.status;
+        return u;
+    }
+    u.next_check_at = next_check_at(c.sent_at, now, rules);
+    if (!u.next_check_at) {
+        u.settled = std::string(delivery_gave_up);
+    }
+    return u;
+}
+
+store::delivery_update delivery_unanswered(const store::delivery_check& c, timestamp now,
+                                           const reconcile_rules& rules, bool not_found) {
+    store::delivery_update u;
+    u.job_id = c.job_id;
+    u.checked_at = now;
+    if (not_found) {
+        u.settled = std::string(delivery_not_found);
+        return u;
+    }
+    u.next_check_at = next_check_at(c.sent_at, now, rules);
+    if (!u.next_check_at) {
+        u.settled = std::string(delivery_gave_up);
+    }
+    return u;
+}
+
+bool matches(const api::message_details& m, const settle_target& t) {
+    if (m.instance_id != t.instance_id || m.to != t.to) {
+        return false;
+    }
+    const api::message_content& c = t.content;
+    if (c.template_id) {
+        // A template message is listed with its rendered body, which only the API renders: the template
+        // names it.
+        return m.template_id == c.template_id;
+    }
+    return !m.template_id && same_or_unset(c.type, m.type) && same_or_unset(c.body, m.body) &&
+           same_or_unset(c.media_url, m.media_url);
+}
+
+page_scan scan_page(const api::message_page& page, const settle_target& t, const settle_rules& rules) {
+    page_scan out;
+    const timestamp horizon = t.attempt_started - rules.clock_margin;
+    for (const api::message_details& m : page.messages) {
+        if (matches(m, t)) {
+            out.found = m;
+            return out;
+        }
+        // Newest first: once one message is older than the attempt, every later one is too.
+        if (const auto created = parse_time(m.created_at); created && *created < horizon) {
+            out.exhausted = true;
+            return out;
+        }
+    }
+    out.exhausted = !page.has_more;
+    return out;
+}
+
+void settle(store::job_result& r, settle_outcome outcome, const api::message_details* found) {
+    r.attempt.settled = outcome;
+    if (outcome != settle_outcome::found || found == nullptr) {
+        return;
+    }
+    // The request went through; its answer was lost. The job is sent with the message it created.
+    r.new_state = job_state::sent;
+    r.attempt.message_id = found->id;
+    r.api_status = found->status;
+    r.next_attempt_at = std::nullopt;
+    r.hold = std::nullopt;
+    r.last_code.clear();
+    r.count_send = true;
+}
+
+}  // namespace msgflash::engine
