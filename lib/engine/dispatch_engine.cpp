@@ -1215,6 +1215,9 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         rules.on_ambiguous = ambiguous_policy::hold;
     }
     job_decision d = decide(ctx, answer, rules, draw());
+    if (auto* r = std::get_if<store::job_result>(&d.change); r != nullptr && campaign) {
+        r->track_delivery = false;  // GET /messages/{id} knows no campaign (its stats are not reconciled yet)
+    }
     feed_breakers(li, p, answer, d, finished);
     if (!answer.api_code.empty() && answer.v.act != action::sent) {
         ++stats_.api_codes[answer.api_code];

@@ -788,7 +788,7 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
     u.run();
     const std::string& instance = r.instance_id.empty() ? row.instance_id : r.instance_id;
     rows.attempts.push_back({&r, instance});
-    if (p.state == job_state::sent && !a.message_id.empty()) {
+    if (p.state == job_state::sent && !a.message_id.empty() && r.track_delivery) {
         rows.deliveries.push_back({&r, row.account_id});
     }
     w.count_transition(row.batch_id, job_state::inflight, p.state);

@@ -29,11 +29,12 @@ class read_txn {
     connection& db_;
 };
 
-// The one place where "the doubt of an ambiguous attempt was settled" is read. For now: the job is ambiguous
-// and ended sent or failed, so a later answer decided what happened to it. When the settle outcomes of
-// ambiguous attempts are recorded (issue 7, item 2), read them here instead.
+// The one place where "the doubt of an ambiguous attempt was settled" is read: the job is ambiguous and every
+// ambiguous attempt of it was settled from the account's messages (found, or not found before the retry) —
+// none unresolved, none left by a crash without a settle (attempts.settled NULL).
 constexpr std::string_view ambiguous_settled_sql =
-    "(j.ambiguous = 1 AND (j.state = 'sent' OR j.state = 'failed'))";
+    "(j.ambiguous = 1 AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.ambiguous = 1 AND "
+    "(a.settled IS NULL OR a.settled = 'unresolved')))";
 
 std::string report_rows_sql(bool after) {
     return std::string(

@@ -284,6 +284,7 @@ struct job_result {
     std::optional<hold_target> hold{};
     bool count_send = false;                  // add one send to instance_id's minute/hour/day counters
     std::optional<timestamp> reconcile_at{};  // sent: first delivery check (default: attempt.finished_at)
+    bool track_delivery = true;  // sent: reconcile its message (false for a campaign: its id is no message's)
     timestamp now{};
 };
 

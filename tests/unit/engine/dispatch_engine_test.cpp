@@ -660,6 +660,7 @@ TEST_F(DispatchEngineTest, ACampaignJobCreatesTheCampaignAndKeepsItsId) {
     ASSERT_NE(queue.last_result(job), nullptr);
     EXPECT_EQ(queue.last_result(job)->attempt.message_id, "campaign-1");
     EXPECT_EQ(queue.last_result(job)->api_status, "scheduled");
+    EXPECT_FALSE(queue.last_result(job)->track_delivery) << "a campaign's id is no message to reconcile";
     finish();
 }
 

@@ -82,9 +82,13 @@ inline void drop(const fs::path& incoming, const std::string& name, std::string_
     fs::rename(temp, incoming / name);
 }
 
-// Names in a directory, sorted (raw bytes: some tests use names that are not UTF-8).
+// Names in a directory, sorted (raw bytes: some tests use names that are not UTF-8); none when it does not
+// exist yet (a process killed before it made its spool directories accepted nothing).
 inline std::vector<std::string> names_in(const fs::path& dir) {
     std::vector<std::string> out;
+    if (!fs::exists(dir)) {
+        return out;
+    }
     for (const auto& e : fs::directory_iterator(dir)) {
         out.push_back(e.path().filename().string());
     }

@@ -14,7 +14,8 @@ TEST_F(StoreReports, RowsComePageByPageInRefOrderEachOnce) {
     ASSERT_TRUE(ingest_batch(*store_, make_batch("big"), 25));
     auto c = claim(*store_, "shop", 25);
     ASSERT_EQ(c.jobs.size(), 25u);
-    // The first job's attempt is ambiguous (no answer), retried, then sent: settled.
+    // The first job's attempt is ambiguous (no answer), not found among the account's messages, retried, then
+    // sent: settled. The second's is ambiguous and unresolved (the list could not be read): not settled.
     job_result amb;
     amb.attempt.job_id = c.jobs[0].id;
     amb.attempt.n = c.jobs[0].attempt;
@@ -22,10 +23,15 @@ TEST_F(StoreReports, RowsComePageByPageInRefOrderEachOnce) {
     amb.attempt.finished_at = t0 + 15s;
     amb.attempt.ambiguous = true;
     amb.attempt.outcome = attempt_outcome::ambiguous;
+    amb.attempt.settled = settle_outcome::not_found;
     amb.new_state = job_state::ready;
     amb.now = t0 + 15s;
     ASSERT_TRUE(store_->submit(record_result{amb}));
-    for (std::size_t i = 1; i < c.jobs.size(); ++i) {
+    job_result unresolved = sent_result(c.jobs[1]);
+    unresolved.attempt.ambiguous = true;
+    unresolved.attempt.settled = settle_outcome::unresolved;
+    ASSERT_TRUE(store_->submit(record_result{unresolved}));
+    for (std::size_t i = 2; i < c.jobs.size(); ++i) {
         ASSERT_TRUE(store_->submit(record_result{sent_result(c.jobs[i])}));
     }
     auto again = claim(*store_, "shop", 1, t0 + 20s);
@@ -74,7 +80,12 @@ TEST_F(StoreReports, RowsComePageByPageInRefOrderEachOnce) {
     EXPECT_EQ(first->sent_at, t0 + 20s + 120ms);
     EXPECT_TRUE(first->delivery_tracked);
     EXPECT_FALSE(first->delivery_settled);
-    EXPECT_EQ(std::count_if(all.begin(), all.end(), [](const auto& r) { return r.ambiguous; }), 1);
+    const auto second =
+        std::find_if(all.begin(), all.end(), [&](const auto& r) { return r.ref == c.jobs[1].ref; });
+    ASSERT_NE(second, all.end());
+    EXPECT_TRUE(second->ambiguous);
+    EXPECT_FALSE(second->ambiguous_settled);
+    EXPECT_EQ(std::count_if(all.begin(), all.end(), [](const auto& r) { return r.ambiguous; }), 2);
 }
 
 }  // namespace
