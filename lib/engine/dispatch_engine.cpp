@@ -790,12 +790,12 @@ std::optional<pace_time> dispatch_engine::settle_due(std::size_t li, pace_time p
     if (pnow < l.last_sent + l.spacing || !l.pacer.may_send(pnow, request_class::send)) {
         return std::max(l.last_sent + l.spacing, l.pacer.next_allowed(pnow, request_class::send));
     }
-    l.pacer.on_sent(pnow, request_class::housekeeping);
+    const pace_time departure = l.pacer.on_sent(pnow, request_class::housekeeping);
     l.last_sent = pnow;
     ++inflight_;
     l.settling = true;
     ++stats_.settle_pages;
-    spawn(settle_page(li));
+    spawn(settle_page(li, departure));
     return std::nullopt;
 }
 
@@ -840,17 +840,17 @@ std::optional<pace_time> dispatch_engine::reconcile_due(std::size_t li, pace_tim
     }
     // A delivery read does not move the even spacing (the next send may leave beside it: the pacer's log,
     // which the read entered with half its span free, bounds every window), so it never delays a send.
-    l.pacer.on_sent(pnow, request_class::housekeeping);
+    const pace_time departure = l.pacer.on_sent(pnow, request_class::housekeeping);
     ++inflight_;
     l.checking = true;
     if (!l.walked && l.checks.size() >= options_.list_walk_min_checks) {
         ++stats_.delivery_pages;
-        spawn(walk_deliveries(li));
+        spawn(walk_deliveries(li, departure));
     } else {
         store::delivery_check c = std::move(l.checks.front());
         l.checks.pop_front();
         ++stats_.delivery_reads;
-        spawn(check_delivery(li, std::move(c)));
+        spawn(check_delivery(li, std::move(c), departure));
     }
     return next;
 }
@@ -880,9 +880,10 @@ asio::awaitable<void> dispatch_engine::claim_checks(std::size_t li) {
     mark(li);
 }
 
-asio::awaitable<void> dispatch_engine::check_delivery(std::size_t li, store::delivery_check c) {
+asio::awaitable<void> dispatch_engine::check_delivery(std::size_t li, store::delivery_check c,
+                                                      pace_time departure) {
     lane& l = *lanes_[li];
-    const pace_time left = time_.steady_now();
+    const pace_time left = departed(l, departure);
     auto op = api_.get_message(l.account, c.message_id);
     api::api_result<api::message_details> r = co_await std::move(op);
     l.checking = false;
@@ -900,9 +901,9 @@ asio::awaitable<void> dispatch_engine::check_delivery(std::size_t li, store::del
     co_await std::move(rec);
 }
 
-asio::awaitable<void> dispatch_engine::walk_deliveries(std::size_t li) {
+asio::awaitable<void> dispatch_engine::walk_deliveries(std::size_t li, pace_time departure) {
     lane& l = *lanes_[li];
-    const pace_time left = time_.steady_now();
+    const pace_time left = departed(l, departure);
     api::message_query q;
     q.limit = options_.settle.page_limit;
     q.cursor = l.walk_cursor;
@@ -959,9 +960,9 @@ asio::awaitable<void> dispatch_engine::record_check(store::delivery_update u) {
     }
 }
 
-asio::awaitable<void> dispatch_engine::settle_page(std::size_t li) {
+asio::awaitable<void> dispatch_engine::settle_page(std::size_t li, pace_time departure) {
     lane& l = *lanes_[li];
-    const pace_time left = time_.steady_now();
+    const pace_time left = departed(l, departure);
     api::message_query q;
     {
         const settle_entry& e = l.settles.front();

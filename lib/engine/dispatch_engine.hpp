@@ -239,10 +239,12 @@ class dispatch_engine {
     std::optional<pace_time> settle_due(std::size_t lane, pace_time pnow);
     std::optional<pace_time> reconcile_due(std::size_t lane, pace_time pnow);
     boost::asio::awaitable<void> claim_checks(std::size_t lane);
-    boost::asio::awaitable<void> check_delivery(std::size_t lane, store::delivery_check c);
-    boost::asio::awaitable<void> walk_deliveries(std::size_t lane);
+    // `departure`: what the lane's pacer recorded for the request (departed()).
+    boost::asio::awaitable<void> check_delivery(std::size_t lane, store::delivery_check c,
+                                                pace_time departure);
+    boost::asio::awaitable<void> walk_deliveries(std::size_t lane, pace_time departure);
     boost::asio::awaitable<void> record_check(store::delivery_update u);
-    boost::asio::awaitable<void> settle_page(std::size_t lane);
+    boost::asio::awaitable<void> settle_page(std::size_t lane, pace_time departure);
     void finish_settle(settle_entry e, settle_outcome outcome, const api::message_details* found);
     // A reconciliation read was answered 429: the key's pacer slows down as for a send.
     template <class T>
