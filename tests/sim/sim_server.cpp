@@ -412,9 +412,10 @@ class session final : public connection_base {
             parser_.reset();
 
             // Control routes are out of band: no reset and no modelled network jitter for them.
-            // The request arrives when it has been read plus the modelled jitter, stamped so: after the jitter's
-            // timer the clock would also hold how late this process woke up, noise of the machine running the
-            // simulator (2 cores shared with the client under test) rather than of the modelled network.
+            // The request arrives when it has been read plus the modelled jitter, stamped so: after the
+            // jitter's timer the clock would also hold how late this process woke up, noise of the machine
+            // running the simulator (2 cores shared with the client under test) rather than of the modelled
+            // network.
             auto arrival = std::chrono::steady_clock::now();
             if (!std::string_view(data_.target).starts_with("/_sim/")) {
                 if (world_.draw_reset()) {
