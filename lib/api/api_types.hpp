@@ -132,7 +132,7 @@ struct campaign {
 
 // Absent counts read as 0.
 struct campaign_stats {
-    std::optional<std::string> campaign_id;
+    std::optional<std::string> campaign_id{};
     std::uint64_t total = 0;
     std::uint64_t pending = 0;
     std::uint64_t sent = 0;

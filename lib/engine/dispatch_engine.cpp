@@ -884,17 +884,28 @@ asio::awaitable<void> dispatch_engine::check_delivery(std::size_t li, store::del
                                                       pace_time departure) {
     lane& l = *lanes_[li];
     const pace_time left = departed(l, departure);
-    auto op = api_.get_message(l.account, c.message_id);
-    api::api_result<api::message_details> r = co_await std::move(op);
-    l.checking = false;
-    --inflight_;
-    note_read_answer(l, r, left);
-    const timestamp now = time_.now();
-    store::delivery_update u =
-        r.ok() ? delivery_from_message(c, r.value(), now, options_.reconcile)
-               : delivery_unanswered(c, now, options_.reconcile, r.api_code() == "NOT_FOUND");
-    if (!r.ok()) {
-        log_->debug("engine: job {}: GET /messages/{}: {}", c.job_id, c.message_id, r.failure().detail);
+    // A campaign's id is no message's: its recipients' states come from its stats.
+    const auto read = [&]<class T>(api::api_result<T>& r, auto decide) {
+        l.checking = false;
+        --inflight_;
+        note_read_answer(l, r, left);
+        const timestamp now = time_.now();
+        if (!r.ok()) {
+            log_->debug("engine: job {}: reading {} {}: {}", c.job_id, c.campaign ? "campaign" : "message",
+                        c.message_id, r.failure().detail);
+            return delivery_unanswered(c, now, options_.reconcile, r.api_code() == "NOT_FOUND");
+        }
+        return decide(c, r.value(), now, options_.reconcile);
+    };
+    store::delivery_update u;
+    if (c.campaign) {
+        auto op = api_.campaign_stats(l.account, c.message_id);
+        api::api_result<api::campaign_stats> r = co_await std::move(op);
+        u = read(r, delivery_from_campaign);
+    } else {
+        auto op = api_.get_message(l.account, c.message_id);
+        api::api_result<api::message_details> r = co_await std::move(op);
+        u = read(r, delivery_from_message);
     }
     mark(li);
     auto rec = record_check(std::move(u));
@@ -1217,7 +1228,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
     }
     job_decision d = decide(ctx, answer, rules, draw());
     if (auto* r = std::get_if<store::job_result>(&d.change); r != nullptr && campaign) {
-        r->track_delivery = false;  // GET /messages/{id} knows no campaign (its stats are not reconciled yet)
+        r->delivery = store::delivery_kind::campaign;  // reconciled from GET /campaigns/{id}/stats
     }
     feed_breakers(li, p, answer, d, finished);
     if (!answer.api_code.empty() && answer.v.act != action::sent) {

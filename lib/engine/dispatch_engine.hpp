@@ -23,7 +23,8 @@
 // Reconciliation (issue 7; reconcile_policy.hpp): each key's sent messages whose delivery check is due are
 // claimed from the store and looked at in the key's spare capacity only (request_class::housekeeping: never
 // a slot a waiting send could use, never more than its share): GET /messages/{id} each, or pages of
-// GET /messages (newest first) when many are due at once, until a final status or reconcile.max_age.
+// GET /messages (newest first) when many are due at once, until a final status or reconcile.max_age; a
+// campaign file's job by GET /campaigns/{id}/stats, until none of its recipients is pending or merely sent.
 // An ambiguous answer to a send is settled before any retry: after a short delay the account's messages are
 // paged newest first (each page one send slot, as the retry would be) until one matches the job — then the
 // job is sent with it and no second request is made — or they are older than the attempt.
@@ -137,7 +138,7 @@ struct engine_stats {
     lateness_histogram answer_latency{};  // from a send leaving to its answer
     lateness_histogram pacer_wait{};      // from a job entering its key's window to its send leaving
     // Reconciliation.
-    std::uint64_t delivery_reads = 0;   // GET /messages/{id}
+    std::uint64_t delivery_reads = 0;   // GET /messages/{id} and GET /campaigns/{id}/stats
     std::uint64_t delivery_pages = 0;   // GET /messages pages read for delivery checks
     std::uint64_t delivery_checks = 0;  // delivery rows updated
     std::map<std::string, std::uint64_t, std::less<>> deliveries_settled{};  // by settled value

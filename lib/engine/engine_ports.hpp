@@ -67,6 +67,9 @@ class send_port {
                                                                                       std::string id) = 0;
     virtual boost::asio::awaitable<api::api_result<api::message_page>> list_messages(
         std::string account, api::message_query q) = 0;
+    // GET /campaigns/{id}/stats: a campaign job's recipients by delivery state.
+    virtual boost::asio::awaitable<api::api_result<api::campaign_stats>> campaign_stats(std::string account,
+                                                                                        std::string id) = 0;
     // Ends every request still running (written ones come back ambiguous, the others not_sent).
     virtual void cancel_all() = 0;
 };

@@ -133,6 +133,13 @@ asio::awaitable<api::api_result<api::message_page>> client_send_port::list_messa
     co_return co_await std::move(op);
 }
 
+asio::awaitable<api::api_result<api::campaign_stats>> client_send_port::campaign_stats(std::string account,
+                                                                                       std::string id) {
+    auto op = with_key<api::campaign_stats>(
+        account, [&](const api_key& k) { return client_.get_campaign_stats(k, std::move(id)); });
+    co_return co_await std::move(op);
+}
+
 asio::awaitable<api::api_result<api::campaign>> client_send_port::campaign_action(std::string account,
                                                                                   std::string id,
                                                                                   bool pause) {

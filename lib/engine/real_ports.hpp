@@ -51,6 +51,8 @@ class client_send_port final : public send_port {
         std::string account, std::string id, api::template_preview_request r) override;
     boost::asio::awaitable<api::api_result<api::message_details>> get_message(std::string account,
                                                                               std::string id) override;
+    boost::asio::awaitable<api::api_result<api::campaign_stats>> campaign_stats(std::string account,
+                                                                                std::string id) override;
     boost::asio::awaitable<api::api_result<api::message_page>> list_messages(std::string account,
                                                                              api::message_query q) override;
     void cancel_all() override { client_.cancel_all(); }

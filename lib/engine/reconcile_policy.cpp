@@ -74,6 +74,34 @@ store::delivery_update delivery_from_message(const store::delivery_check& c, con
     return u;
 }
 
+store::delivery_update delivery_from_campaign(const store::delivery_check& c, const api::campaign_stats& k,
+                                              timestamp now, const reconcile_rules& rules) {
+    const auto count = [](std::uint64_t n) { return static_cast<std::int64_t>(n); };
+    store::delivery_update u;
+    u.job_id = c.job_id;
+    u.checked_at = now;
+    u.campaign = store::campaign_counts{.campaign_id = c.message_id,
+                                        .total = count(k.total),
+                                        .pending = count(k.pending),
+                                        .sent = count(k.sent),
+                                        .delivered = count(k.delivered),
+                                        .read = count(k.read),
+                                        .failed = count(k.failed),
+                                        .checked_at = now};
+    if (k.pending == 0 && k.sent == 0) {
+        u.status = std::string(campaign_completed);
+        u.status_at = now;
+        u.settled = u.status;
+        return u;
+    }
+    u.status = std::string(campaign_running);
+    u.next_check_at = next_check_at(c.sent_at, now, rules);
+    if (!u.next_check_at) {
+        u.settled = std::string(delivery_gave_up);
+    }
+    return u;
+}
+
 store::delivery_update delivery_unanswered(const store::delivery_check& c, timestamp now,
                                            const reconcile_rules& rules, bool not_found) {
     store::delivery_update u;

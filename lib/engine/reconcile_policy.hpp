@@ -42,6 +42,13 @@ std::optional<timestamp> status_time(const api::message_details& m);
 // What an answer about the message (GET /messages/{id}, or its entry in a list page) does to its row.
 store::delivery_update delivery_from_message(const store::delivery_check& c, const api::message_details& m,
                                              timestamp now, const reconcile_rules& rules);
+// What GET /campaigns/{id}/stats does to a campaign job's row (c.campaign): the counts become the batch's
+// campaign_stats; the row settles "completed" once no recipient is pending or merely sent (each one
+// delivered, read or failed), else stays "running" and is checked again as a message would be.
+inline constexpr std::string_view campaign_completed = "completed";
+inline constexpr std::string_view campaign_running = "running";
+store::delivery_update delivery_from_campaign(const store::delivery_check& c, const api::campaign_stats& k,
+                                              timestamp now, const reconcile_rules& rules);
 // No usable answer (a transport failure, 5xx, 429): checked again later, or given up past max_age.
 // `not_found`: the API answered 404 NOT_FOUND.
 store::delivery_update delivery_unanswered(const store::delivery_check& c, timestamp now,

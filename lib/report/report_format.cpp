@@ -74,6 +74,13 @@ bool plain_byte(unsigned char ch, bool first) {
            ch == '_' || (ch == '.' && !first);
 }
 
+json::object campaign_json(const store::campaign_counts& k) {
+    return json::object{{"id", k.campaign_id},      {"total", k.total},
+                        {"pending", k.pending},     {"sent", k.sent},
+                        {"delivered", k.delivered}, {"read", k.read},
+                        {"failed", k.failed},       {"checked_at", utc_seconds(k.checked_at)}};
+}
+
 }  // namespace
 
 std::string utc_seconds(timestamp t) {
@@ -193,6 +200,7 @@ std::string summary_builder::json(const summary_info& info) const {
         {"last_sent_at", opt_time_json(last_sent_)},
         {"mean_pace",
          pace ? json::value(std::round(*pace * pace_decimals) / pace_decimals) : json::value(nullptr)},
+        {"campaign", info.campaign ? json::value(campaign_json(*info.campaign)) : json::value(nullptr)},
         {"deliveries_checked_at_ms", info.deliveries_checked_at
                                          ? json::value(to_millis(*info.deliveries_checked_at))
                                          : json::value(nullptr)}};

@@ -40,6 +40,8 @@ struct summary_info {
     // The newest delivery check (deliveries.last_checked) the rows include: the reporter rewrites a report
     // that is not final when the queue has a newer one.
     std::optional<timestamp> deliveries_checked_at{};
+    // A campaign file's batch: its campaign's recipients by state, as GET /campaigns/{id}/stats last said.
+    std::optional<store::campaign_counts> campaign{};
 };
 
 // Counts over a batch's rows as they stream past (one pass, whatever the batch's size).

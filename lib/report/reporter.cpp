@@ -94,6 +94,7 @@ bool write_batch_report(store::queue_reader& reader, int dir_fd, const store::fi
     info.generated_at = now;
     info.finished_at = batch.finished_at;
     info.deliveries_checked_at = progress->last_checked;
+    info.campaign = progress->campaign;
     atomic_file json(dir_fd, stem + std::string(summary_suffix), ec);
     if (ec) {
         error =

@@ -673,10 +673,11 @@ constexpr const char* attempts_head =
     "instance_id, ambiguous, outcome, counted, settled) VALUES";
 constexpr std::size_t attempts_columns = 13;
 constexpr const char* deliveries_head =
-    "INSERT INTO deliveries(job_id, account_id, message_id, status, status_at, next_check_at) VALUES";
-constexpr std::size_t deliveries_columns = 6;
+    "INSERT INTO deliveries(job_id, account_id, message_id, status, status_at, next_check_at, kind) VALUES";
+constexpr std::size_t deliveries_columns = 7;
 constexpr const char* deliveries_tail =
-    " ON CONFLICT (job_id) DO UPDATE SET message_id = excluded.message_id, status = excluded.status, "
+    " ON CONFLICT (job_id) DO UPDATE SET message_id = excluded.message_id, kind = excluded.kind, status = "
+    "excluded.status, "
     "status_at = excluded.status_at, next_check_at = excluded.next_check_at, settled = NULL, settled_at = "
     "NULL";
 
@@ -729,7 +730,8 @@ void write_result_rows(write_context& w, const result_rows& rows) {
                         .bind_static(p + 2, r.attempt.message_id)
                         .bind_static_or_null(p + 3, r.api_status)
                         .bind(p + 4, to_millis(r.attempt.finished_at))
-                        .bind(p + 5, to_millis(r.reconcile_at.value_or(r.attempt.finished_at)));
+                        .bind(p + 5, to_millis(r.reconcile_at.value_or(r.attempt.finished_at)))
+                        .bind_static(p + 6, r.delivery == delivery_kind::campaign ? "campaign" : "message");
                 });
 }
 
@@ -788,7 +790,7 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
     u.run();
     const std::string& instance = r.instance_id.empty() ? row.instance_id : r.instance_id;
     rows.attempts.push_back({&r, instance});
-    if (p.state == job_state::sent && !a.message_id.empty() && r.track_delivery) {
+    if (p.state == job_state::sent && !a.message_id.empty() && r.delivery != delivery_kind::none) {
         rows.deliveries.push_back({&r, row.account_id});
     }
     w.count_transition(row.batch_id, job_state::inflight, p.state);
@@ -1313,13 +1315,15 @@ std::vector<delivery_check> claim_deliveries::operator()(write_context& w) const
         return out;
     }
     auto& s = w.prepared(
-        "SELECT d.job_id, d.message_id, coalesce(d.status, ''), coalesce(j.sent_at, 0) FROM deliveries d "
+        "SELECT d.job_id, d.message_id, coalesce(d.status, ''), coalesce(j.sent_at, 0), d.kind = 'campaign' "
+        "FROM deliveries d "
         "JOIN jobs j ON j.id = d.job_id WHERE d.account_id = ?1 AND d.settled IS NULL AND d.next_check_at <= "
         "?2 "
         "ORDER BY d.next_check_at LIMIT ?3");
     s.bind(1, account_row).bind(2, to_millis(now)).bind(3, static_cast<std::int64_t>(limit));
     while (s.step()) {
-        out.push_back(delivery_check{s.int64(0), s.str(1), s.str(2), from_millis(s.int64(3))});
+        out.push_back(
+            delivery_check{s.int64(0), s.str(1), s.str(2), from_millis(s.int64(3)), s.int64(4) != 0});
     }
     s.reset();
     auto& lease = w.prepared("UPDATE deliveries SET next_check_at = ?2 WHERE job_id = ?1");
@@ -1345,6 +1349,26 @@ void record_delivery::operator()(write_context& w) const {
             .run();
     if (n == 0) {
         throw_store_error(store_errc::not_found, "no delivery for job " + std::to_string(u.job_id));
+    }
+    if (u.campaign) {
+        const campaign_counts& k = *u.campaign;
+        w.prepared(
+             "INSERT INTO campaign_stats(batch_id, campaign_id, total, pending, sent, delivered, read, "
+             "failed, checked_at) SELECT batch_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM jobs WHERE id = ?1 "
+             "ON CONFLICT (batch_id) DO UPDATE SET campaign_id = excluded.campaign_id, total = "
+             "excluded.total, pending = excluded.pending, sent = excluded.sent, delivered = "
+             "excluded.delivered, read = excluded.read, failed = excluded.failed, checked_at = "
+             "excluded.checked_at")
+            .bind(1, u.job_id)
+            .bind(2, k.campaign_id)
+            .bind(3, k.total)
+            .bind(4, k.pending)
+            .bind(5, k.sent)
+            .bind(6, k.delivered)
+            .bind(7, k.read)
+            .bind(8, k.failed)
+            .bind(9, to_millis(k.checked_at))
+            .run();
     }
 }
 

@@ -241,6 +241,20 @@ store_result<delivery_progress> queue_reader::deliveries_of(std::int64_t batch_r
             p.tracked = s.int64(1);
             p.unsettled = s.int64(2);
         }
+        statement k(db_.get(),
+                    "SELECT campaign_id, total, pending, sent, delivered, read, failed, checked_at FROM "
+                    "campaign_stats WHERE batch_id = ?1");
+        k.bind(1, batch_rowid);
+        if (k.step()) {
+            p.campaign = campaign_counts{.campaign_id = k.str(0),
+                                         .total = k.int64(1),
+                                         .pending = k.int64(2),
+                                         .sent = k.int64(3),
+                                         .delivered = k.int64(4),
+                                         .read = k.int64(5),
+                                         .failed = k.int64(6),
+                                         .checked_at = from_millis(k.int64(7))};
+        }
         return p;
     });
 }

@@ -56,7 +56,8 @@ class queue_reader {
     // nothing pending), by rowid after `after_rowid`.
     store_result<std::vector<finished_batch>> finished_batches(std::int64_t after_rowid = 0,
                                                                std::size_t limit = 1000);
-    // How far reconciliation has got with a batch's sent jobs (reads every delivery of the batch).
+    // How far reconciliation has got with a batch's sent jobs (reads every delivery of the batch), and a
+    // campaign batch's last stats.
     store_result<delivery_progress> deliveries_of(std::int64_t batch_rowid);
     // One page of a batch's report rows in ref order: the first page without `after_ref`, then after the last
     // ref read. report_cursor does the paging.

@@ -175,11 +175,26 @@ struct finished_batch {
     batch_counts counts{};
 };
 
+// A campaign batch's recipients by delivery state, as GET /campaigns/{id}/stats last gave them (SPEC §3
+// campaign files; the batch's campaign_stats row).
+struct campaign_counts {
+    std::string campaign_id{};
+    std::int64_t total = 0;
+    std::int64_t pending = 0;
+    std::int64_t sent = 0;
+    std::int64_t delivered = 0;
+    std::int64_t read = 0;
+    std::int64_t failed = 0;
+    timestamp checked_at{};
+    bool operator==(const campaign_counts&) const = default;
+};
+
 // How far reconciliation has got with a batch's sent jobs.
 struct delivery_progress {
-    std::optional<timestamp> last_checked{};  // the newest deliveries.last_checked of the batch's jobs
-    std::int64_t tracked = 0;                 // jobs with a deliveries row
-    std::int64_t unsettled = 0;               // …whose status is not final yet
+    std::optional<timestamp> last_checked{};    // the newest deliveries.last_checked of the batch's jobs
+    std::int64_t tracked = 0;                   // jobs with a deliveries row
+    std::int64_t unsettled = 0;                 // …whose status is not final yet
+    std::optional<campaign_counts> campaign{};  // a campaign batch's last stats, once read
 };
 
 // ---- ingest ----------------------------------------------------------------------------------------------
@@ -271,6 +286,10 @@ struct hold_target {
     std::optional<timestamp> until{};
 };
 
+// What a sent job's id is, for reconciliation: a message (GET /messages/{id}), a campaign
+// (GET /campaigns/{id}/stats, whose counts go into the batch's campaign_stats), or nothing to read.
+enum class delivery_kind { message, campaign, none };
+
 // What one attempt's answer did to its job (the engine decides; the store records and checks).
 struct job_result {
     attempt_record attempt{};  // attempt.job_id and attempt.n identify the claim this answers
@@ -284,7 +303,7 @@ struct job_result {
     std::optional<hold_target> hold{};
     bool count_send = false;                  // add one send to instance_id's minute/hour/day counters
     std::optional<timestamp> reconcile_at{};  // sent: first delivery check (default: attempt.finished_at)
-    bool track_delivery = true;  // sent: reconcile its message (false for a campaign: its id is no message's)
+    delivery_kind delivery = delivery_kind::message;  // sent: what reconciliation reads about its id
     timestamp now{};
 };
 
@@ -329,9 +348,10 @@ struct number_usage {
 
 struct delivery_check {
     std::int64_t job_id = 0;
-    std::string message_id{};
-    std::string status{};  // last known, empty if none yet
+    std::string message_id{};  // a campaign's id when `campaign`
+    std::string status{};      // last known, empty if none yet
     timestamp sent_at{};
+    bool campaign = false;  // the job created a campaign (delivery_kind::campaign)
 };
 
 struct delivery_update {
@@ -339,8 +359,9 @@ struct delivery_update {
     std::string status{};  // as the API reports it (queued, sent, delivered, read, failed)
     std::optional<timestamp> status_at{};
     timestamp checked_at{};
-    std::optional<timestamp> next_check_at{};  // NULL with settled: done
-    std::string settled{};                     // the final status, or "gave-up"; empty: keep polling
+    std::optional<timestamp> next_check_at{};   // NULL with settled: done
+    std::string settled{};                      // the final status, or "gave-up"; empty: keep polling
+    std::optional<campaign_counts> campaign{};  // a campaign's stats: kept as its batch's campaign_stats
 };
 
 }  // namespace msgflash::store

@@ -195,10 +195,31 @@ ALTER TABLE attempts ADD COLUMN settled TEXT
 )sql");
 }
 
-constexpr std::array<migration, 3> all_migrations{{
+// v3 → v4 (issue 7 item 3): a campaign file's job is reconciled with GET /campaigns/{id}/stats (its id is no
+// message's), and the counts it gives are kept per batch, replaced at each check.
+void add_campaign_stats(connection& c) {
+    c.exec(R"sql(
+ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'
+    CHECK (kind = 'message' OR kind = 'campaign');
+CREATE TABLE campaign_stats (
+    batch_id    INTEGER PRIMARY KEY REFERENCES batches(id),
+    campaign_id TEXT NOT NULL,
+    total       INTEGER NOT NULL,
+    pending     INTEGER NOT NULL,
+    sent        INTEGER NOT NULL,
+    delivered   INTEGER NOT NULL,
+    read        INTEGER NOT NULL,
+    failed      INTEGER NOT NULL,
+    checked_at  INTEGER NOT NULL
+);
+)sql");
+}
+
+constexpr std::array<migration, 4> all_migrations{{
     {0, "schema_version table (placeholder)", &create_schema_version},
     {1, "queue: accounts, batches, jobs, attempts, holds, number counters, deliveries", &create_queue},
     {2, "attempts.settled: how an ambiguous attempt was settled", &add_attempt_settled},
+    {3, "deliveries.kind and campaign_stats: campaigns reconciled from their stats", &add_campaign_stats},
 }};
 
 static_assert(all_migrations.size() == current_schema_version);

@@ -12,8 +12,9 @@ namespace msgflash::store {
 
 class connection;
 
-// v1: the placeholder (schema_version only). v2: the queue (issue 4).
-inline constexpr int current_schema_version = 3;
+// v1: the placeholder (schema_version only). v2: the queue (issue 4). v3: attempts.settled. v4: campaign
+// stats (deliveries.kind, campaign_stats).
+inline constexpr int current_schema_version = 4;
 
 // PRAGMA application_id of a queue database: "MSGF". A database with another id is not ours.
 inline constexpr std::int32_t queue_application_id = 0x4D534746;

@@ -144,5 +144,58 @@ TEST_F(ReportsTest, AFinishedBatchGetsItsReportWithEachRecipientOnceAndAMatching
     EXPECT_EQ(account_stats("shop").at("duplicates").to_number<std::int64_t>(), 0);
 }
 
+// A campaign file's batch (SPEC §3): its one job creates the campaign, whose GET /campaigns/{id}/stats are
+// reconciled into the batch's record: the summary carries the campaign's counts, final once none of its
+// recipients is pending or merely sent, and the job's row says "completed".
+TEST_F(ReportsTest, ACampaignBatchsSummaryCarriesItsCampaignsStats) {
+    write_config("[reports]\ninterval = \"200ms\"\nmin_rewrite_interval = \"0s\"\n");
+    start_daemon();
+    const fs::path incoming = dir_ / "spool" / "incoming";
+    fs::create_directories(incoming);
+    // Scheduled in the past: the simulator's campaign has gone through every step by the first check.
+    std::ofstream(incoming / ".autumn.campaign.json") << fmt::format(
+        R"({{"account":"shop","batch":"autumn","instanceId":"{}","name":"autumn",)"
+        R"("schedule":"2026-01-01T09:00:00+01:00",)"
+        R"("recipients":{{"type":"explicit","value":["+33600000001","+33600000002","+33600000003"]}},)"
+        R"("type":"text","body":"Hi"}})",
+        shop_number);
+    fs::rename(incoming / ".autumn.campaign.json", incoming / "autumn.campaign.json");
+    const fs::path summary_path = dir_ / "spool" / "reports" / "autumn.summary.json";
+    const auto summary = [&]() -> std::optional<json::object> {
+        if (!fs::exists(summary_path)) {
+            return std::nullopt;
+        }
+        json::object s = json::parse(read_file(summary_path)).as_object();
+        if (!s.at("final").as_bool()) {
+            return std::nullopt;
+        }
+        return s;
+    };
+    ASSERT_TRUE(wait_for([&] { return summary().has_value(); }, 40s))
+        << "no final report; " << (fs::exists(summary_path) ? read_file(summary_path) : "none yet");
+    const json::object s = *summary();
+    ASSERT_TRUE(s.at("campaign").is_object()) << json::serialize(s);
+    const json::object& k = s.at("campaign").as_object();
+    EXPECT_EQ(k.at("total").as_int64(), 3);
+    EXPECT_EQ(k.at("pending").as_int64(), 0);
+    EXPECT_EQ(k.at("sent").as_int64(), 0);
+    EXPECT_EQ(k.at("delivered").as_int64() + k.at("read").as_int64() + k.at("failed").as_int64(), 3);
+    EXPECT_EQ(s.at("delivery_statuses").at("completed").as_int64(), 1);
+    EXPECT_EQ(s.at("deliveries").at("tracked").as_int64(), 1);
+
+    // The id in the summary is the job's, and the one the simulator knows.
+    const auto rows = report::parse_csv(read_file(dir_ / "spool" / "reports" / "autumn.csv"));
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1][3], k.at("id").as_string());
+    EXPECT_EQ(rows[1][delivery_status_column], "completed");
+    const auto got = sim_.client().get("/api/v1/campaigns/" + rows[1][3] + "/stats",
+                                       {{"x-api-key", "msgf_live_FAKE_shop_key"}});
+    EXPECT_EQ(got.status, 200u) << got.body;
+
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped) << "msgflashd did not exit after SIGTERM";
+    EXPECT_EQ(stopped->first, 0);
+}
+
 }  // namespace
 }  // namespace msgflash::test

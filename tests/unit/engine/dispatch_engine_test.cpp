@@ -660,7 +660,42 @@ TEST_F(DispatchEngineTest, ACampaignJobCreatesTheCampaignAndKeepsItsId) {
     ASSERT_NE(queue.last_result(job), nullptr);
     EXPECT_EQ(queue.last_result(job)->attempt.message_id, "campaign-1");
     EXPECT_EQ(queue.last_result(job)->api_status, "scheduled");
-    EXPECT_FALSE(queue.last_result(job)->track_delivery) << "a campaign's id is no message to reconcile";
+    EXPECT_EQ(queue.last_result(job)->delivery, store::delivery_kind::campaign)
+        << "a campaign's id is no message to reconcile";
+    finish();
+}
+
+// A campaign job is reconciled from GET /campaigns/{id}/stats (never GET /messages/{id}): each check's
+// counts are recorded for its batch, and the job settles "completed" once no recipient is pending or sent.
+TEST_F(DispatchEngineTest, ACampaignIsReconciledFromItsStatsUntilEveryRecipientHasEnded) {
+    engine_options o = options();
+    o.delivery_idle_claim_interval = 1s;
+    queue.add_batch(4, R"({"campaign":{"name":"Spring","instanceId":"x","type":"text","body":"Hi"}})",
+                    {std::string(number_a)});
+    const std::int64_t job = queue.add_job("shop", 4, "", "null");
+    api.campaign_progress = api::campaign_stats{.total = 3, .pending = 1, .sent = 2};
+    start(o);
+    ASSERT_TRUE(run_until([&] { return !queue.delivery_updates.empty(); }));
+    const store::delivery_update first = queue.delivery_updates.front();
+    ASSERT_TRUE(first.campaign);
+    EXPECT_EQ(first.campaign->campaign_id, "campaign-1");
+    EXPECT_EQ(first.campaign->total, 3);
+    EXPECT_EQ(first.campaign->pending, 1);
+    EXPECT_EQ(first.campaign->sent, 2);
+    EXPECT_EQ(first.status, "running");
+    EXPECT_TRUE(first.settled.empty());
+    EXPECT_TRUE(first.next_check_at) << "a running campaign is checked again";
+
+    api.campaign_progress = api::campaign_stats{.total = 3, .delivered = 1, .read = 1, .failed = 1};
+    ASSERT_TRUE(run_until([&] { return queue.unsettled() == 0; }));
+    EXPECT_EQ(queue.deliveries[job].settled, "completed");
+    const store::delivery_update& last = queue.delivery_updates.back();
+    ASSERT_TRUE(last.campaign);
+    EXPECT_EQ(last.campaign->read, 1);
+    EXPECT_EQ(last.campaign->failed, 1);
+    for (const auto& r : api.reads) {
+        EXPECT_EQ(r.what, "stats campaign-1") << "a campaign's id was read as a message's";
+    }
     finish();
 }
 

@@ -183,9 +183,11 @@ asio::awaitable<store::store_result<job_state>> fake_queue::record(store::job_re
                                                  store::make_store_error(store::store_errc::stale_result));
     }
     inflight_.erase(in);
-    if (r.new_state == job_state::sent && !r.attempt.message_id.empty()) {
+    if (r.new_state == job_state::sent && !r.attempt.message_id.empty() &&
+        r.delivery != store::delivery_kind::none) {
         add_delivery(account_of_[id], id, r.attempt.message_id, r.attempt.finished_at);
         deliveries[id].check.status = r.api_status;
+        deliveries[id].check.campaign = r.delivery == store::delivery_kind::campaign;
         deliveries[id].next_check_at = r.reconcile_at.value_or(r.attempt.finished_at);
     }
     if (!r.attempt.counted) {
@@ -528,6 +530,20 @@ asio::awaitable<api::api_result<api::message_page>> fake_api::list_messages(std:
         --pos;
     }
     co_return api::api_result<api::message_page>(std::move(page), api::exchange_info{.http_status = 200});
+}
+
+asio::awaitable<api::api_result<api::campaign_stats>> fake_api::campaign_stats(std::string account,
+                                                                               std::string id) {
+    reads.push_back({std::move(account), "stats " + id, clock_.steady_now()});
+    if (read_latency > pace_duration::zero()) {
+        co_await clock_.delay(read_latency);
+    }
+    if (auto r = scripted_read<api::campaign_stats>(read_script)) {
+        co_return std::move(*r);
+    }
+    api::campaign_stats k = campaign_progress;
+    k.campaign_id = id;
+    co_return api::api_result<api::campaign_stats>(std::move(k), api::exchange_info{.http_status = 200});
 }
 
 asio::awaitable<api::api_result<api::campaign>> fake_api::create_campaign(std::string account,

@@ -163,6 +163,8 @@ class fake_api final : public send_port {
                                                                               std::string id) override;
     boost::asio::awaitable<api::api_result<api::message_page>> list_messages(std::string account,
                                                                              api::message_query q) override;
+    boost::asio::awaitable<api::api_result<api::campaign_stats>> campaign_stats(std::string account,
+                                                                                std::string id) override;
     void cancel_all() override;
 
     // The messages the API holds, oldest first: each accepted send adds its own (queued), and so does an
@@ -215,6 +217,8 @@ class fake_api final : public send_port {
     };
     std::vector<campaign_call> campaigns;
     fake_answer campaign_answer = fake_answer::success();
+    // What GET /campaigns/{id}/stats answers for every campaign (a read "stats <id>", read_script first).
+    api::campaign_stats campaign_progress{};
     std::size_t cancel_calls = 0;
     std::size_t in_flight = 0;
     std::size_t max_in_flight = 0;

@@ -69,6 +69,32 @@ TEST(ReconcilePolicy, NoAnswerIsTriedAgainAndNotFoundEndsIt) {
     EXPECT_FALSE(past_max_age(check(), t0 + 71h, r));
 }
 
+TEST(ReconcilePolicy, ACampaignSettlesOnceNoRecipientIsPendingOrSentAndKeepsEveryCount) {
+    const reconcile_rules r;
+    store::delivery_check c = check();
+    c.message_id = "camp-1";
+    c.campaign = true;
+    const auto running =
+        delivery_from_campaign(c, api::campaign_stats{.total = 4, .sent = 1, .delivered = 3}, t0 + 8s, r);
+    EXPECT_EQ(running.status, "running");
+    EXPECT_TRUE(running.settled.empty());
+    EXPECT_EQ(running.next_check_at, t0 + 16s);  // spaced as a message's checks
+    ASSERT_TRUE(running.campaign);
+    EXPECT_EQ(*running.campaign,
+              (store::campaign_counts{
+                  .campaign_id = "camp-1", .total = 4, .sent = 1, .delivered = 3, .checked_at = t0 + 8s}));
+    const auto done = delivery_from_campaign(
+        c, api::campaign_stats{.total = 4, .delivered = 1, .read = 2, .failed = 1}, t0 + 20s, r);
+    EXPECT_EQ(done.settled, "completed");
+    EXPECT_EQ(done.status_at, t0 + 20s);
+    ASSERT_TRUE(done.campaign);
+    EXPECT_EQ(done.campaign->failed, 1);
+    const auto stuck = delivery_from_campaign(c, api::campaign_stats{.total = 4, .pending = 4}, t0 + 73h, r);
+    EXPECT_EQ(stuck.settled, "gave-up");
+    ASSERT_TRUE(stuck.campaign) << "the counts read are kept even when reconciliation gives up";
+    EXPECT_EQ(stuck.campaign->pending, 4);
+}
+
 api::message_details listed(std::string id, std::string to, std::string created,
                             std::string body = "Hi Ana") {
     api::message_details m;

@@ -50,6 +50,45 @@ TEST_F(StoreResults, SentRecordsTheAttemptTheMessageAndTheDelivery) {
     EXPECT_FALSE(store_->submit(record_delivery{delivery_update{.job_id = 999'999, .checked_at = t0}}));
 }
 
+// A campaign job's delivery row is of kind campaign, and each check's counts replace its batch's
+// campaign_stats, which the reader gives with the batch's delivery progress.
+TEST_F(StoreResults, ACampaignJobsStatsAreKeptForItsBatch) {
+    ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 1));
+    auto c = claim(*store_, "shop", 1);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    job_result r = sent_result(c.jobs[0]);
+    r.delivery = delivery_kind::campaign;
+    ASSERT_TRUE(store_->submit(record_result{r}));
+    auto due = store_->submit(
+        claim_deliveries{.account = "shop", .now = t0 + 1s, .limit = 10, .lease_until = t0 + 1min});
+    ASSERT_TRUE(due);
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_TRUE((*due)[0].campaign);
+    const std::string id = (*due)[0].message_id;
+    for (std::int64_t delivered : {1, 3}) {
+        const campaign_counts k{.campaign_id = id,
+                                .total = 3,
+                                .sent = 3 - delivered,
+                                .delivered = delivered,
+                                .checked_at = t0 + std::chrono::seconds(delivered)};
+        ASSERT_TRUE(
+            store_->submit(record_delivery{delivery_update{.job_id = c.jobs[0].id,
+                                                           .status = delivered == 3 ? "completed" : "running",
+                                                           .checked_at = k.checked_at,
+                                                           .next_check_at = t0 + 1h,
+                                                           .settled = delivered == 3 ? "completed" : "",
+                                                           .campaign = k}}));
+        auto reader = queue_reader::open({.path = db_});
+        ASSERT_TRUE(reader);
+        auto progress = reader->deliveries_of(c.jobs[0].batch_id);
+        ASSERT_TRUE(progress);
+        EXPECT_EQ(progress->campaign, k);
+        EXPECT_EQ(progress->unsettled, delivered == 3 ? 0 : 1);
+    }
+    EXPECT_EQ(text_scalar(db_, "SELECT count(*) FROM campaign_stats"), "1");
+    EXPECT_EQ(text_scalar(db_, "SELECT kind FROM deliveries"), "campaign");
+}
+
 TEST_F(StoreResults, AnAmbiguousAttemptKeepsHowItWasSettled) {
     ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
     auto c = claim(*store_, "shop", 3);

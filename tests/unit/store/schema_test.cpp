@@ -37,9 +37,9 @@ TEST(StoreSchema, FreshDatabaseIsCreatedAtTheCurrentVersion) {
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM schema_version"), current_schema_version);  // one row per step
     EXPECT_EQ(scalar(db, "PRAGMA application_id"), queue_application_id);
     EXPECT_EQ(text_scalar(db, "PRAGMA journal_mode"), "wal");
-    const std::vector<std::string> expected{"accounts", "attempts",        "batch_counters",
-                                            "batches",  "deliveries",      "holds",
-                                            "jobs",     "number_counters", "schema_version"};
+    const std::vector<std::string> expected{"accounts",        "attempts",      "batch_counters", "batches",
+                                            "campaign_stats",  "deliveries",    "holds",          "jobs",
+                                            "number_counters", "schema_version"};
     EXPECT_EQ(table_names(db), expected);
     EXPECT_EQ(integrity(db), "ok");
 }
@@ -78,7 +78,9 @@ TEST(StoreSchema, MigrateStepByStep) {
     EXPECT_EQ(read_schema_version(c), 2);
     migrate(c, 3, 3);
     EXPECT_EQ(read_schema_version(c), 3);
-    migrate(c, 4);  // nothing to do
+    migrate(c, 4, 4);
+    EXPECT_EQ(read_schema_version(c), 4);
+    migrate(c, 5);  // nothing to do
     EXPECT_EQ(read_schema_version(c), current_schema_version);
 }
 
@@ -90,11 +92,26 @@ TEST(StoreSchema, V2AttemptsGainAnEmptySettledColumnThatOnlyTakesTheOutcomes) {
     c.exec("PRAGMA foreign_keys = OFF");  // an attempt row alone is enough here
     c.exec(
         "INSERT INTO attempts(job_id, n, started_at, finished_at, outcome) VALUES (1, 1, 0, 0, 'ambiguous')");
-    migrate(c, 2);
+    migrate(c, 2, 3);
     EXPECT_EQ(read_schema_version(c), 3);
     EXPECT_EQ(c.query_int("SELECT count(*) FROM attempts WHERE settled IS NULL"), 1);
     c.exec("UPDATE attempts SET settled = 'settled-found'");
     EXPECT_ANY_THROW(c.exec("UPDATE attempts SET settled = 'maybe'"));
+}
+
+TEST(StoreSchema, V3DeliveriesAreMessagesUntilACampaignsAndCampaignStatsStartEmpty) {
+    temp_dir dir;
+    const auto db = dir.path() / "queue.db";
+    connection c(db, connection::mode::read_write_create);
+    migrate(c, 1, 3);
+    c.exec("PRAGMA foreign_keys = OFF");  // a delivery row alone is enough here
+    c.exec("INSERT INTO deliveries(job_id, account_id, message_id) VALUES (1, 1, 'm-1')");
+    migrate(c, 3);
+    EXPECT_EQ(read_schema_version(c), 4);
+    EXPECT_EQ(c.query_text("SELECT kind FROM deliveries"), "message");
+    EXPECT_EQ(c.query_int("SELECT count(*) FROM campaign_stats"), 0);
+    c.exec("UPDATE deliveries SET kind = 'campaign'");
+    EXPECT_ANY_THROW(c.exec("UPDATE deliveries SET kind = 'letter'"));
 }
 
 TEST(StoreSchema, NewerDatabaseIsRefusedByTheWriterAndTheReader) {
