@@ -965,13 +965,15 @@ recovery_report recover_inflight::operator()(write_context& w) const {
         int attempts;
         std::int64_t since;
         std::string instance;
+        bool campaign;  // a campaign file's job (the only kind without a recipient)
     };
     std::vector<row> rows;
     auto& s = w.prepared(
-        "SELECT id, batch_id, attempts, updated_at, coalesce(instance_id, '') FROM jobs WHERE state = "
-        "'inflight'");
+        "SELECT id, batch_id, attempts, updated_at, coalesce(instance_id, ''), to_number = '' FROM jobs "
+        "WHERE "
+        "state = 'inflight'");
     while (s.step()) {
-        rows.push_back(row{s.int64(0), s.int64(1), s.int32(2), s.int64(3), s.str(4)});
+        rows.push_back(row{s.int64(0), s.int64(1), s.int32(2), s.int64(3), s.str(4), s.int64(5) != 0});
     }
     s.reset();
     const std::int64_t t = to_millis(now);
@@ -990,7 +992,9 @@ recovery_report recover_inflight::operator()(write_context& w) const {
         placement p{job_state::ready, std::nullopt, {}};
         if (policy.max_attempts > 0 && r.attempts >= policy.max_attempts) {
             p.state = job_state::dead;
-        } else if (policy.on_ambiguous == ambiguous_action::hold) {
+        } else if (policy.on_ambiguous == ambiguous_action::hold || r.campaign) {
+            // A campaign may have been created: creating it again could start it twice, and no message of
+            // ours would tell (the engine holds an unanswered creation the same way).
             p = {job_state::held, std::nullopt, std::string(ambiguous_hold_reason)};
         }
         if (!is_terminal(p.state)) {

@@ -70,6 +70,31 @@ TEST_F(StoreRecovery, InflightJobsAreHeldWhenThePolicySaysSo) {
     EXPECT_EQ(back.jobs[0].attempt, 2);
 }
 
+// A campaign job left inflight may have created its campaign: it is held whatever retry.on_ambiguous says,
+// never created a second time by a retry.
+TEST_F(StoreRecovery, ACampaignJobIsHeldEvenWhenThePolicyRetries) {
+    auto spec = make_batch("spring");
+    spec.message_json = R"({"campaign":{"name":"spring","type":"text","body":"Hi"}})";
+    spec.campaign = true;
+    auto session =
+        store_->begin_ingest({.now = t0, .on_conflict = conflict_policy::reject_file, .source = {}});
+    const auto index = session->begin_batch(spec);
+    job_spec j;
+    j.ref = "campaign";
+    j.line = 1;
+    session->add_job(index, std::move(j));
+    ASSERT_TRUE(session->finish());
+    ASSERT_EQ(claim(*store_, "shop", 1).jobs.size(), 1u);
+    store_.reset();
+    store_options o = options_for(db_, t0 + 5min);
+    o.recovery.on_ambiguous = ambiguous_action::retry;
+    reopen(o);
+    EXPECT_EQ(store_->recovery().held, 1u);
+    EXPECT_EQ(store_->recovery().retried, 0u);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'held' AND hold_reason = 'ambiguous'"), 1);
+    EXPECT_TRUE(claim(*store_, "shop", 5, t0 + 5min).jobs.empty());
+}
+
 TEST_F(StoreRecovery, AJobAtMaxAttemptsIsDead) {
     crash_with_inflight(store_, 1);
     store_options o = options_for(db_, t0 + 5min);
