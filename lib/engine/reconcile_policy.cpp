@@ -15,6 +15,16 @@ std::optional<timestamp> parse_time(const std::optional<std::string>& s) {
     return spool::parse_iso8601(*s);
 }
 
+// A row without a final status: looked at again later, or given up past max_age.
+store::delivery_update check_again(store::delivery_update u, const store::delivery_check& c, timestamp now,
+                                   const reconcile_rules& rules) {
+    u.next_check_at = next_check_at(c.sent_at, now, rules);
+    if (!u.next_check_at) {
+        u.settled = std::string(delivery_gave_up);
+    }
+    return u;
+}
+
 template <class T>
 bool same_or_unset(const std::optional<T>& sent, const std::optional<T>& listed) {
     return !sent || sent == listed;
@@ -67,11 +77,7 @@ store::delivery_update delivery_from_message(const store::delivery_check& c, con
         u.settled = m.status;
         return u;
     }
-    u.next_check_at = next_check_at(c.sent_at, now, rules);
-    if (!u.next_check_at) {
-        u.settled = std::string(delivery_gave_up);
-    }
-    return u;
+    return check_again(std::move(u), c, now, rules);
 }
 
 store::delivery_update delivery_from_campaign(const store::delivery_check& c, const api::campaign_stats& k,
@@ -95,11 +101,7 @@ store::delivery_update delivery_from_campaign(const store::delivery_check& c, co
         return u;
     }
     u.status = std::string(campaign_running);
-    u.next_check_at = next_check_at(c.sent_at, now, rules);
-    if (!u.next_check_at) {
-        u.settled = std::string(delivery_gave_up);
-    }
-    return u;
+    return check_again(std::move(u), c, now, rules);
 }
 
 store::delivery_update delivery_unanswered(const store::delivery_check& c, timestamp now,
@@ -111,11 +113,7 @@ store::delivery_update delivery_unanswered(const store::delivery_check& c, times
         u.settled = std::string(delivery_not_found);
         return u;
     }
-    u.next_check_at = next_check_at(c.sent_at, now, rules);
-    if (!u.next_check_at) {
-        u.settled = std::string(delivery_gave_up);
-    }
-    return u;
+    return check_again(std::move(u), c, now, rules);
 }
 
 bool matches(const api::message_details& m, const settle_target& t) {

@@ -969,9 +969,8 @@ recovery_report recover_inflight::operator()(write_context& w) const {
     };
     std::vector<row> rows;
     auto& s = w.prepared(
-        "SELECT id, batch_id, attempts, updated_at, coalesce(instance_id, ''), to_number = '' FROM jobs "
-        "WHERE "
-        "state = 'inflight'");
+        "SELECT id, batch_id, attempts, updated_at, coalesce(instance_id, ''), to_number = '' "
+        "FROM jobs WHERE state = 'inflight'");
     while (s.step()) {
         rows.push_back(row{s.int64(0), s.int64(1), s.int32(2), s.int64(3), s.str(4), s.int64(5) != 0});
     }
