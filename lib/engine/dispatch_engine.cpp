@@ -97,15 +97,26 @@ struct dispatch_engine::pending_job {
     timestamp sent_at{};     // when it left (its number's breaker matches answers to openings by it)
     pace_time claimed_at{};  // when it entered the window (engine_stats::pacer_wait)
     pace_time departure{};   // the departure its pacer recorded (corrected in send_one if it left later)
+    // Its crash-left attempt was settled (not found, unresolved) before this send: recorded with its result.
+    std::optional<store::earlier_settlement> settles{};
 };
 
-// An ambiguous answer waiting to be settled: the decision it got (retry, hold or dead), what was sent.
+// An attempt waiting to be settled: an ambiguous answer, with the decision it got (retry, hold or dead) — or
+// a crash-left attempt of a claimed job (`resume`), which is sent unless its message is found.
 struct dispatch_engine::settle_entry {
     job_decision decision;
+    std::optional<pending_job> resume{};
     settle_target target;
     pace_time due{};  // the next page may be read from then
     std::optional<std::string> cursor{};
     std::size_t pages = 0;
+
+    std::int64_t job_id() const {
+        return resume ? resume->job.id : std::get<store::job_result>(decision.change).attempt.job_id;
+    }
+    int attempt_n() const {
+        return resume ? resume->job.unsettled->n : std::get<store::job_result>(decision.change).attempt.n;
+    }
 };
 
 struct dispatch_engine::lane {
@@ -394,7 +405,7 @@ void dispatch_engine::begin_stop(timestamp now, pace_time pnow) {
         while (settles.size() > keep) {
             settle_entry e = std::move(settles.back());
             settles.pop_back();
-            finish_settle(std::move(e), settle_outcome::unresolved, nullptr);
+            finish_settle(li, std::move(e), settle_outcome::unresolved, nullptr);
         }
     }
     log_->info("engine: stopping; {} claimed job(s) given back, {} request(s) in flight (grace {} ms)",
@@ -775,7 +786,7 @@ std::optional<pace_time> dispatch_engine::settle_due(std::size_t li, pace_time p
         while (!l.settles.empty()) {
             settle_entry e = std::move(l.settles.front());
             l.settles.pop_front();
-            finish_settle(std::move(e), settle_outcome::unresolved, nullptr);
+            finish_settle(li, std::move(e), settle_outcome::unresolved, nullptr);
         }
         return std::nullopt;
     }
@@ -1003,8 +1014,8 @@ asio::awaitable<void> dispatch_engine::settle_page(std::size_t li, pace_time dep
             e.cursor = r->next_cursor;
         }
     } else {
-        log_->warn("engine: account {}: GET /messages (settling job {}): {}", l.account,
-                   std::get<store::job_result>(e.decision.change).attempt.job_id, r.failure().detail);
+        log_->warn("engine: account {}: GET /messages (settling job {}): {}", l.account, e.job_id(),
+                   r.failure().detail);
     }
     if (!outcome && (e.pages >= options_.settle.max_pages || stopping_)) {
         outcome = settle_outcome::unresolved;
@@ -1012,35 +1023,59 @@ asio::awaitable<void> dispatch_engine::settle_page(std::size_t li, pace_time dep
     if (outcome) {
         settle_entry done = std::move(l.settles.front());
         l.settles.pop_front();
-        finish_settle(std::move(done), *outcome, found ? &*found : nullptr);
+        finish_settle(li, std::move(done), *outcome, found ? &*found : nullptr);
     } else {
         e.due = time_.steady_now();  // the next page in the next slot
     }
     mark(li);
 }
 
-void dispatch_engine::finish_settle(settle_entry e, settle_outcome outcome,
+void dispatch_engine::finish_settle(std::size_t li, settle_entry e, settle_outcome outcome,
                                     const api::message_details* found) {
-    store::job_result& r = std::get<store::job_result>(e.decision.change);
-    settle(r, outcome, found);
+    if (outcome == settle_outcome::found && found != nullptr && e.resume) {
+        e.decision.change = sent_by_earlier(e.resume->job, *found, time_.now());
+    } else if (!e.resume) {
+        settle(std::get<store::job_result>(e.decision.change), outcome, found);
+    }
+    // What happens next: the decision stands (or the job is sent with the message found); a crash-left
+    // attempt not found, or not settled, lets its job's claim send.
+    const std::string_view next = outcome == settle_outcome::found ? std::string_view("sent")
+                                  : e.resume
+                                      ? std::string_view("sending it")
+                                      : to_string(std::get<store::job_result>(e.decision.change).new_state);
     switch (outcome) {
         case settle_outcome::found:
             ++stats_.settled_found;
             log_->info("engine: job {}: its ambiguous attempt {} did send message {}: no second request",
-                       r.attempt.job_id, r.attempt.n, r.attempt.message_id);
+                       e.job_id(), e.attempt_n(), found->id);
             break;
         case settle_outcome::not_found:
             ++stats_.settled_not_found;
-            log_->info("engine: job {}: its ambiguous attempt {} sent nothing: {}", r.attempt.job_id,
-                       r.attempt.n, to_string(r.new_state));
+            log_->info("engine: job {}: its ambiguous attempt {} sent nothing: {}", e.job_id(), e.attempt_n(),
+                       next);
             break;
         default:
             ++stats_.settle_unresolved;
-            log_->warn("engine: job {}: its ambiguous attempt {} could not be settled: {}", r.attempt.job_id,
-                       r.attempt.n, to_string(r.new_state));
+            log_->warn("engine: job {}: its ambiguous attempt {} could not be settled: {}", e.job_id(),
+                       e.attempt_n(), next);
             break;
     }
-    spawn(apply(std::move(e.decision)));
+    if (outcome == settle_outcome::found || !e.resume) {
+        spawn(apply(std::move(e.decision)));
+        return;
+    }
+    lane& l = *lanes_[li];
+    pending_job p = std::move(*e.resume);
+    p.settles = store::earlier_settlement{.n = p.job.unsettled->n, .outcome = outcome};
+    if (stopping_ || l.held) {
+        // Not sent now: back in line, its earlier attempt still unsettled (the next claim asks again).
+        std::deque<pending_job> back;
+        back.push_back(std::move(p));
+        give_back(back, time_.now());
+        return;
+    }
+    l.window.push_front(std::move(p));  // claimed before what is in line now
+    mark(li);
 }
 
 void dispatch_engine::note_number_send(const std::string& number, const std::string& to, timestamp now) {
@@ -1134,14 +1169,43 @@ asio::awaitable<void> dispatch_engine::claim(std::size_t li, std::size_t max_job
         // A job not pinned to a number gets one when it leaves (send_ready: the least loaded that may send).
         std::string instance = j.instance_id;
         note_work(l, instance.empty() ? b->instance_ids : std::vector<std::string>{instance}, after);
-        l.window.push_back(pending_job{.job = std::move(j),
-                                       .batch = std::move(b),
-                                       .instance_id = std::move(instance),
-                                       .sent_at = {},
-                                       .claimed_at = after,
-                                       .departure = {}});
+        pending_job p{.job = std::move(j),
+                      .batch = std::move(b),
+                      .instance_id = std::move(instance),
+                      .sent_at = {},
+                      .claimed_at = after,
+                      .departure = {}};
+        if (std::optional<settle_target> target = crash_target(p)) {
+            // A crash left an attempt of it ambiguous: the account's messages say whether it went, before
+            // this claim sends anything (a provider may record a message a little after it was written).
+            l.settles.push_back(settle_entry{.decision = {},
+                                             .resume = std::move(p),
+                                             .target = std::move(*target),
+                                             .due = after + options_.settle.delay,
+                                             .cursor = std::nullopt,
+                                             .pages = 0});
+            continue;
+        }
+        l.window.push_back(std::move(p));
     }
     mark(li);
+}
+
+std::optional<settle_target> dispatch_engine::crash_target(const pending_job& p) const {
+    if (!p.job.unsettled || p.job.to.empty()) {
+        return std::nullopt;  // a campaign's creation cannot be found in the messages: the store holds it
+    }
+    built_request built =
+        build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);
+    auto* request = std::get_if<api::send_request>(&built);
+    if (request == nullptr) {
+        return std::nullopt;  // it cannot be sent either: send_one records why
+    }
+    // Which number an unpinned job left through died with the crash: any of the account's may match.
+    return settle_target{.instance_id = p.instance_id,
+                         .to = p.job.to,
+                         .content = std::move(request->content),
+                         .attempt_started = p.job.unsettled->started_at};
 }
 
 template <class Created>
@@ -1227,8 +1291,11 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         rules.on_ambiguous = ambiguous_policy::hold;
     }
     job_decision d = decide(ctx, answer, rules, draw());
-    if (auto* r = std::get_if<store::job_result>(&d.change); r != nullptr && campaign) {
-        r->delivery = store::delivery_kind::campaign;  // reconciled from GET /campaigns/{id}/stats
+    if (auto* r = std::get_if<store::job_result>(&d.change)) {
+        if (campaign) {
+            r->delivery = store::delivery_kind::campaign;  // reconciled from GET /campaigns/{id}/stats
+        }
+        r->settles = p.settles;
     }
     feed_breakers(li, p, answer, d, finished);
     if (!answer.api_code.empty() && answer.v.act != action::sent) {

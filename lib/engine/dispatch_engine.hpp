@@ -246,7 +246,11 @@ class dispatch_engine {
     boost::asio::awaitable<void> walk_deliveries(std::size_t lane, pace_time departure);
     boost::asio::awaitable<void> record_check(store::delivery_update u);
     boost::asio::awaitable<void> settle_page(std::size_t lane, pace_time departure);
-    void finish_settle(settle_entry e, settle_outcome outcome, const api::message_details* found);
+    void finish_settle(std::size_t lane, settle_entry e, settle_outcome outcome,
+                       const api::message_details* found);
+    // What to look for in the account's messages before a claimed job with a crash-left attempt is sent
+    // (none: nothing to settle, or nothing a message could match).
+    std::optional<settle_target> crash_target(const pending_job& p) const;
     // A reconciliation read was answered 429: the key's pacer slows down as for a send.
     template <class T>
     void note_read_answer(lane& l, const api::api_result<T>& r, pace_time left);

@@ -117,7 +117,7 @@ store::delivery_update delivery_unanswered(const store::delivery_check& c, times
 }
 
 bool matches(const api::message_details& m, const settle_target& t) {
-    if (m.instance_id != t.instance_id || m.to != t.to) {
+    if ((!t.instance_id.empty() && m.instance_id != t.instance_id) || m.to != t.to) {
         return false;
     }
     const api::message_content& c = t.content;
@@ -134,13 +134,14 @@ page_scan scan_page(const api::message_page& page, const settle_target& t, const
     page_scan out;
     const timestamp horizon = t.attempt_started - rules.clock_margin;
     for (const api::message_details& m : page.messages) {
-        if (matches(m, t)) {
-            out.found = m;
-            return out;
-        }
-        // Newest first: once one message is older than the attempt, every later one is too.
+        // Newest first: once one message is older than the attempt, every later one is too — and the same
+        // message sent before the attempt (an earlier campaign's) is not the attempt's.
         if (const auto created = parse_time(m.created_at); created && *created < horizon) {
             out.exhausted = true;
+            return out;
+        }
+        if (matches(m, t)) {
+            out.found = m;
             return out;
         }
     }
@@ -161,6 +162,28 @@ void settle(store::job_result& r, settle_outcome outcome, const api::message_det
     r.hold = std::nullopt;
     r.last_code.clear();
     r.count_send = true;
+}
+
+store::job_result sent_by_earlier(const store::claimed_job& j, const api::message_details& m, timestamp now) {
+    store::job_result r;
+    // The send happened when the message was created (the per-number counters and the report's send times
+    // count it then); the API's clock, or now when it gave none.
+    const timestamp at = parse_time(m.created_at).value_or(now);
+    r.attempt.job_id = j.id;
+    r.attempt.n = j.attempt;
+    r.attempt.started_at = at;
+    r.attempt.finished_at = at;
+    r.attempt.message_id = m.id;
+    r.attempt.outcome = attempt_outcome::sent;
+    r.attempt.counted = false;
+    r.new_state = job_state::sent;
+    r.api_status = m.status;
+    r.instance_id = m.instance_id.value_or(std::string());
+    r.count_send = true;
+    r.settles =
+        store::earlier_settlement{.n = j.unsettled ? j.unsettled->n : 0, .outcome = settle_outcome::found};
+    r.now = now;
+    return r;
 }
 
 }  // namespace msgflash::engine

@@ -60,7 +60,7 @@ bool past_max_age(const store::delivery_check& c, timestamp now, const reconcile
 
 // What the attempt sent (the job's identity on the API's side: instance, recipient, content) and when.
 struct settle_target {
-    std::string instance_id{};
+    std::string instance_id{};  // empty: any of the account's numbers (a crash lost which one it chose)
     std::string to{};
     api::message_content content{};
     timestamp attempt_started{};
@@ -91,5 +91,9 @@ page_scan scan_page(const api::message_page& page, const settle_target& t, const
 // is sent with that message (the request did go: no second POST); otherwise it stands, with the outcome on
 // the attempt.
 void settle(store::job_result& r, settle_outcome outcome, const api::message_details* found);
+
+// A claimed job's crash-left attempt (claimed_job::unsettled) was found to have sent `m`: the result that
+// makes the job sent with it, settling that attempt, with no request of this claim's.
+store::job_result sent_by_earlier(const store::claimed_job& j, const api::message_details& m, timestamp now);
 
 }  // namespace msgflash::engine

@@ -551,6 +551,20 @@ claim_result claim_jobs::operator()(write_context& w) const {
         out.jobs.push_back(std::move(j));
     }
     sel.reset();
+    for (claimed_job& j : out.jobs) {
+        if (!j.ambiguous_before) {
+            continue;  // only an ambiguous job can have a crash-left attempt
+        }
+        auto& a = w.prepared(
+            "SELECT n, started_at FROM attempts WHERE job_id = ?1 AND outcome = 'crash-recovery' AND settled "
+            "IS "
+            "NULL ORDER BY n DESC LIMIT 1");
+        a.bind(1, j.id);
+        if (a.step()) {
+            j.unsettled = unsettled_attempt{.n = a.int32(0), .started_at = from_millis(a.int64(1))};
+        }
+        a.reset();
+    }
 
     for (const skipped& s : skips) {
         switch (s.to) {
@@ -637,6 +651,12 @@ void validate_result(const job_result& r) {
         throw_store_error(
             store_errc::invalid_argument,
             "a held job needs the hold it waits on (only an ambiguous attempt holds a job alone)");
+    }
+    if (r.settles && r.settles->outcome == settle_outcome::found &&
+        (r.new_state != job_state::sent || r.attempt.counted || r.attempt.message_id.empty())) {
+        throw_store_error(store_errc::invalid_argument,
+                          "an earlier attempt found sent makes the job sent with its message id, counting no "
+                          "attempt of its own");
     }
 }
 
@@ -788,8 +808,22 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
         u.bind(12, p.hold_id).bind_static_or_null(13, p.hold_reason);
     }
     u.run();
+    const bool found_earlier = r.settles && r.settles->outcome == settle_outcome::found;
+    if (r.settles) {
+        w.prepared(
+             "UPDATE attempts SET settled = ?3, message_id = coalesce(?4, message_id) WHERE job_id = ?1 AND "
+             "n = "
+             "?2 AND outcome = 'crash-recovery' AND settled IS NULL")
+            .bind(1, a.job_id)
+            .bind(2, r.settles->n)
+            .bind_static_or_null(3, to_string(r.settles->outcome))
+            .bind_static_or_null(4, found_earlier ? std::string_view(a.message_id) : std::string_view())
+            .run();
+    }
     const std::string& instance = r.instance_id.empty() ? row.instance_id : r.instance_id;
-    rows.attempts.push_back({&r, instance});
+    if (!found_earlier) {
+        rows.attempts.push_back({&r, instance});  // found earlier: this claim made no request
+    }
     if (p.state == job_state::sent && !a.message_id.empty() && r.delivery != delivery_kind::none) {
         rows.deliveries.push_back({&r, row.account_id});
     }

@@ -243,6 +243,13 @@ struct claim_request {
     std::size_t skip_budget = 4'096;
 };
 
+// An earlier attempt of a claimed job that a crash left ambiguous (outcome crash-recovery) and that nothing
+// has settled yet: the engine asks the account's messages about it before the claim sends anything.
+struct unsettled_attempt {
+    int n = 0;
+    timestamp started_at{};  // when its claim began: the request left then or later
+};
+
 struct claimed_job {
     std::int64_t id = 0;
     std::int64_t batch_id = 0;
@@ -253,7 +260,8 @@ struct claimed_job {
     int attempt = 0;            // this attempt's number (1 for the first)
     int priority = 0;
     std::int64_t fair_seq = 0;
-    bool ambiguous_before = false;  // an earlier attempt may have been sent
+    bool ambiguous_before = false;                 // an earlier attempt may have been sent
+    std::optional<unsettled_attempt> unsettled{};  // the latest crash-left attempt, when not yet settled
     std::optional<timestamp> expires_at{};
     timestamp created_at{};
 };
@@ -290,6 +298,12 @@ struct hold_target {
 // (GET /campaigns/{id}/stats, whose counts go into the batch's campaign_stats), or nothing to read.
 enum class delivery_kind { message, campaign, none };
 
+// How an earlier crash-left attempt (claimed_job::unsettled) was settled before this claim's send.
+struct earlier_settlement {
+    int n = 0;
+    settle_outcome outcome = settle_outcome::none;
+};
+
 // What one attempt's answer did to its job (the engine decides; the store records and checks).
 struct job_result {
     attempt_record attempt{};  // attempt.job_id and attempt.n identify the claim this answers
@@ -304,6 +318,10 @@ struct job_result {
     bool count_send = false;                  // add one send to instance_id's minute/hour/day counters
     std::optional<timestamp> reconcile_at{};  // sent: first delivery check (default: attempt.finished_at)
     delivery_kind delivery = delivery_kind::message;  // sent: what reconciliation reads about its id
+    // The crash-left attempt this claim settled first: its `settled` is recorded. found: the earlier attempt
+    // did send attempt.message_id, this claim made no request (no attempt row of its own, none counted), and
+    // the message id is recorded on the earlier attempt too.
+    std::optional<earlier_settlement> settles{};
     timestamp now{};
 };
 

@@ -61,6 +61,53 @@ TEST_F(MsgflashdTest, SigtermMidRunExitsWithinTheGraceAndARestartFinishesTheRest
     }
 }
 
+// SIGKILL mid-run: the claimed jobs are left inflight, some with their requests answered or on the wire. The
+// restart records them as ambiguous (crash-recovery) and asks the account's messages about each before its
+// next send: nothing is sent twice, nothing is lost, every such attempt is settled.
+TEST_F(MsgflashdTest, ASigkillMidRunIsSettledFromTheAccountsMessagesWithNothingSentTwice) {
+    constexpr int per_account = 100;
+    // Answers 300-500 ms after the simulator took the message: at 10 sends/s a few are on the wire at the
+    // kill.
+    ASSERT_EQ(sim_.client().post("/_sim/faults", R"({"latency_min":"300ms","latency_max":"500ms"})").status,
+              200u);
+    ingest(per_account);
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent >= 40; }, 30s));
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+    const auto mid = counts();
+    EXPECT_GT(mid.inflight, 0) << "nothing was inflight at the kill: the test tests nothing";
+    EXPECT_LT(mid.sent, 2 * per_account) << "the run finished before the kill; nothing to test";
+
+    start_daemon();
+    ASSERT_TRUE(wait_for([&] { return counts().sent == 2 * per_account; }, 90s))
+        << "sent " << counts().sent << " of " << 2 * per_account;
+    const auto stopped = terminate(shutdown_grace + 5s);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(stopped->first, 0);
+    store::connection db_read(db(), store::connection::mode::read_only);
+    const std::int64_t crashed =
+        db_read.query_int("SELECT count(*) FROM attempts WHERE outcome = 'crash-recovery'");
+    EXPECT_EQ(crashed, mid.inflight);
+    EXPECT_EQ(
+        db_read.query_int("SELECT count(*) FROM attempts WHERE outcome = 'crash-recovery' AND settled IN "
+                          "('settled-found', 'settled-not-found')"),
+        crashed)
+        << "a crash-left attempt was not settled";
+    for (const std::string_view account : {"shop", "agency"}) {
+        const auto stats = account_stats(account);
+        EXPECT_EQ(stats.at("acceptedSends").to_number<std::int64_t>(), per_account)
+            << account << ": lost or sent twice";
+        EXPECT_EQ(stats.at("duplicates").to_number<std::int64_t>(), 0) << account;
+        EXPECT_EQ(stats.at("rateLimited").to_number<std::int64_t>(), 0) << account;
+    }
+    const std::int64_t found =
+        db_read.query_int("SELECT count(*) FROM attempts WHERE settled = 'settled-found'");
+    EXPECT_GT(found, 0) << "no request was on the wire at the kill: the found path went untested";
+    std::cout << "inflight at the kill: " << mid.inflight << ", found sent: " << found << "\n";
+}
+
 TEST_F(MsgflashdTest, ANumbersDailyCapHoldsAcrossARestart) {
     // Each account's number may send 6 messages a day: the store's counters must carry the 6 already sent
     // over a restart, so the second process sends nothing more today.

@@ -1002,6 +1002,92 @@ TEST_F(DispatchEngineTest, AnAmbiguousSendNotFoundIsHeldWhenThePolicySaysHold) {
     finish();
 }
 
+// A crash left job 2's attempt 1 ambiguous (the store's recovery): before its claim sends, the account's
+// messages are read; the message that attempt created is there, so no second POST is made.
+TEST_F(DispatchEngineTest, AJobWhoseCrashLeftAttemptWentIsFoundAndNotSentAgain) {
+    const auto ids = add_jobs(3);
+    const timestamp crashed = clock.now() - 1min;
+    queue.crash_left(ids[1], 1, crashed);
+    api::message_details went;
+    went.id = "msg-before-the-crash";
+    went.status = "delivered";
+    went.instance_id = std::string(number_a);
+    went.to = recipient(1001);
+    went.type = "text";
+    went.body = "Hi Ana";
+    went.created_at = iso(crashed + 300ms);
+    api.messages.push_back(went);
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 3; }));
+    EXPECT_EQ(api.requests.size(), 2u) << "a second POST for a message that had gone before the crash";
+    for (const auto& q : api.requests) {
+        EXPECT_NE(q.body.to, recipient(1001));
+    }
+    const store::job_result* r = queue.last_result(ids[1]);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->new_state, job_state::sent);
+    EXPECT_EQ(r->attempt.message_id, "msg-before-the-crash");
+    EXPECT_EQ(r->attempt.n, 2);
+    EXPECT_FALSE(r->attempt.counted) << "no request of its own";
+    EXPECT_EQ(r->attempt.finished_at, crashed + 300ms) << "sent when the message was created";
+    EXPECT_EQ(r->instance_id, number_a);
+    EXPECT_TRUE(r->count_send);
+    ASSERT_TRUE(r->settles);
+    EXPECT_EQ(r->settles->n, 1);
+    EXPECT_EQ(r->settles->outcome, settle_outcome::found);
+    EXPECT_EQ(r->api_status, "delivered");
+    ASSERT_FALSE(api.reads.empty());
+    EXPECT_EQ(api.reads[0].what, "list");
+    EXPECT_EQ(engine_->stats().settled_found, 1u);
+    finish();
+}
+
+// Not there (the walk reached messages older than the crashed claim): the job is sent once, and its
+// result records the earlier attempt as settled-not-found.
+TEST_F(DispatchEngineTest, AJobWhoseCrashLeftAttemptSentNothingIsSentOnce) {
+    const auto ids = add_jobs(1);
+    const timestamp crashed = clock.now() - 1min;
+    queue.crash_left(ids[0], 1, crashed);
+    api::message_details old;
+    old.id = "older";
+    old.status = "read";
+    old.instance_id = std::string(number_a);
+    old.to = recipient(1000);
+    old.type = "text";
+    old.body = "Hi Ana";  // the same message, sent long before the attempt: not its
+    old.created_at = iso(crashed - 1h);
+    api.messages.push_back(old);
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 1; }));
+    ASSERT_EQ(api.requests.size(), 1u);
+    ASSERT_EQ(api.reads.size(), 1u);
+    EXPECT_LT(api.reads[0].at, api.requests[0].at) << "the send waited for the settle";
+    const store::job_result* r = queue.last_result(ids[0]);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->attempt.n, 2);
+    EXPECT_TRUE(r->attempt.counted);
+    EXPECT_NE(r->attempt.message_id, "older");
+    ASSERT_TRUE(r->settles);
+    EXPECT_EQ(r->settles->n, 1);
+    EXPECT_EQ(r->settles->outcome, settle_outcome::not_found);
+    EXPECT_EQ(engine_->stats().settled_not_found, 1u);
+    finish();
+}
+
+// Stopping before the page is read: the job goes back unsent, its earlier attempt still unsettled.
+TEST_F(DispatchEngineTest, AJobWhoseCrashLeftAttemptIsNotSettledBeforeAStopIsGivenBack) {
+    const auto ids = add_jobs(1);
+    queue.crash_left(ids[0], 1, clock.now() - 1min);
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.claims.size() >= 1 && queue.inflight() == 1; }));
+    finish();
+    EXPECT_TRUE(api.requests.empty());
+    EXPECT_TRUE(queue.results.empty());
+    ASSERT_EQ(queue.unclaims.size(), 1u);
+    EXPECT_EQ(queue.unclaims[0].job_id, ids[0]);
+    EXPECT_EQ(queue.unclaims[0].new_state, job_state::ready);
+}
+
 TEST_F(DispatchEngineTest, AnAmbiguousSendWhoseListCannotBeReadIsUnresolvedAndRetried) {
     engine_options o = options();
     o.settle.max_pages = 2;

@@ -103,6 +103,13 @@ std::int64_t fake_queue::add_job(const std::string& account, std::int64_t batch,
     return id;
 }
 
+void fake_queue::crash_left(std::int64_t job, int n, timestamp claimed_at) {
+    store::claimed_job& j = jobs_.at(job);
+    j.ambiguous_before = true;
+    j.unsettled = store::unsettled_attempt{.n = n, .started_at = claimed_at};
+    attempts_[job] = n;
+}
+
 void fake_queue::add_batch(std::int64_t rowid, std::string message_json, std::vector<std::string> instances,
                            std::optional<sending_window> window) {
     store::batch_info b;
@@ -183,6 +190,9 @@ asio::awaitable<store::store_result<job_state>> fake_queue::record(store::job_re
                                                  store::make_store_error(store::store_errc::stale_result));
     }
     inflight_.erase(in);
+    if (r.settles) {
+        jobs_[id].unsettled.reset();
+    }
     if (r.new_state == job_state::sent && !r.attempt.message_id.empty() &&
         r.delivery != store::delivery_kind::none) {
         add_delivery(account_of_[id], id, r.attempt.message_id, r.attempt.finished_at);

@@ -61,6 +61,9 @@ class fake_queue final : public queue_port {
                          std::string payload_json = "null", std::string instance = {});
     void add_batch(std::int64_t rowid, std::string message_json, std::vector<std::string> instances,
                    std::optional<sending_window> window = std::nullopt);
+    // What the store's crash recovery leaves: the job's attempt `n`, claimed at `claimed_at`, ambiguous and
+    // unsettled; its claims carry it until a result settles it.
+    void crash_left(std::int64_t job, int n, timestamp claimed_at);
 
     boost::asio::awaitable<store::store_result<store::claim_result>> claim(store::claim_request r) override;
     boost::asio::awaitable<store::store_result<job_state>> record(store::job_result r) override;

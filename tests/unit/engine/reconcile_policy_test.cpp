@@ -133,6 +133,9 @@ TEST(ReconcilePolicy, APageSettlesOnTheMessageMatchingInstanceRecipientAndConten
     api::message_details other_number = listed("d", "+33612345678", "2026-11-22T10:01:00Z");
     other_number.instance_id = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
     EXPECT_FALSE(matches(other_number, target()));
+    settle_target any_number = target();
+    any_number.instance_id.clear();  // a crash lost which number the attempt chose
+    EXPECT_TRUE(matches(other_number, any_number));
     settle_target tpl = target();
     tpl.content = {};
     tpl.content.template_id = "3f2c8d9e-1b4a-4c6d-9e8f-7a6b5c4d3e2f";
@@ -153,12 +156,39 @@ TEST(ReconcilePolicy, AWalkEndsOnceOlderThanTheAttemptOrAtTheListsEnd) {
     EXPECT_FALSE(s.found);
     EXPECT_TRUE(s.exhausted);
 
+    // The same message sent long before the attempt (an earlier campaign's) is not the attempt's.
+    api::message_page earlier;
+    earlier.messages = {listed("c", "+33612345678", "2026-11-22T09:00:00Z")};
+    earlier.has_more = true;
+    const page_scan before = scan_page(earlier, target(), rules);
+    EXPECT_FALSE(before.found);
+    EXPECT_TRUE(before.exhausted);
+
     page.messages.pop_back();
     s = scan_page(page, target(), rules);
     EXPECT_FALSE(s.exhausted) << "an older page may still hold it";
     page.has_more = false;
     page.next_cursor.reset();
     EXPECT_TRUE(scan_page(page, target(), rules).exhausted);
+}
+
+TEST(ReconcilePolicy, AFoundCrashLeftAttemptSendsItsJobWithoutARequest) {
+    store::claimed_job j;
+    j.id = 7;
+    j.attempt = 3;
+    j.unsettled = store::unsettled_attempt{.n = 2, .started_at = t0};
+    const api::message_details m = listed("c", "+33612345678", "2026-11-22T10:01:00Z");
+    const store::job_result r = sent_by_earlier(j, m, t0 + 1h);
+    EXPECT_EQ(r.attempt.job_id, 7);
+    EXPECT_EQ(r.attempt.n, 3) << "the claim it answers";
+    EXPECT_FALSE(r.attempt.counted);
+    EXPECT_EQ(r.new_state, job_state::sent);
+    EXPECT_EQ(r.attempt.message_id, "c");
+    EXPECT_EQ(r.attempt.finished_at, t0 + 60s) << "sent when the message was created";
+    EXPECT_EQ(r.instance_id, "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    ASSERT_TRUE(r.settles);
+    EXPECT_EQ(r.settles->n, 2);
+    EXPECT_EQ(r.settles->outcome, settle_outcome::found);
 }
 
 TEST(ReconcilePolicy, SettlingFoundTurnsTheRetryIntoASendWithThatMessage) {

@@ -104,6 +104,91 @@ TEST_F(StoreRecovery, AJobAtMaxAttemptsIsDead) {
     EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'dead'"), 1);
 }
 
+// The claim after a crash says which attempt the crash left unsettled, so the engine can ask the account's
+// messages before sending; the answer settles that attempt.
+TEST_F(StoreRecovery, AClaimCarriesTheCrashLeftAttemptUntilItIsSettled) {
+    crash_with_inflight(store_, 2);
+    reopen(options_for(db_, t0 + 5min));
+    auto c = claim(*store_, "shop", 4, t0 + 5min);
+    ASSERT_EQ(c.jobs.size(), 4u);
+    std::vector<claimed_job> crashed;
+    for (const claimed_job& j : c.jobs) {
+        EXPECT_EQ(j.unsettled.has_value(), j.ambiguous_before);
+        if (j.unsettled) {
+            EXPECT_EQ(j.unsettled->n, 1);
+            EXPECT_EQ(j.unsettled->started_at, t0);  // when the crashed claim began
+            crashed.push_back(j);
+        }
+    }
+    ASSERT_EQ(crashed.size(), 2u);
+
+    // Found: sent with the earlier attempt's message; this claim made no request and counts none.
+    job_result found = sent_result(crashed[0], t0 + 5min);
+    found.attempt.message_id = "msg-earlier";
+    found.attempt.counted = false;
+    found.settles = earlier_settlement{.n = 1, .outcome = settle_outcome::found};
+    found.instance_id = "inst-found";
+    ASSERT_TRUE(store_->submit(record_result{found}));
+    const std::string job0 = std::to_string(crashed[0].id);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts WHERE job_id = " + job0), 1);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts WHERE job_id = " + job0 +
+                              " AND n = 1 AND settled = 'settled-found' AND message_id = 'msg-earlier'"),
+              1);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE id = " + job0 +
+                              " AND state = 'sent' AND attempts = 1 AND message_id = 'msg-earlier'"),
+              1);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM deliveries WHERE job_id = " + job0), 1);
+    EXPECT_EQ(scalar(db_,
+                     "SELECT sum(count) FROM number_counters WHERE instance_id = 'inst-found' AND "
+                     "window_kind = 'day'"),
+              1);
+
+    // Not found: the claim's own send goes, and its result records the earlier attempt's outcome.
+    job_result sent = sent_result(crashed[1], t0 + 5min);
+    sent.settles = earlier_settlement{.n = 1, .outcome = settle_outcome::not_found};
+    ASSERT_TRUE(store_->submit(record_result{sent}));
+    const std::string job1 = std::to_string(crashed[1].id);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts WHERE job_id = " + job1 +
+                              " AND n = 1 AND settled = 'settled-not-found' AND message_id IS NULL"),
+              1);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts WHERE job_id = " + job1 +
+                              " AND n = 2 AND outcome = "
+                              "'sent'"),
+              1);
+}
+
+TEST_F(StoreRecovery, AnUnsettledCrashAttemptStaysOnTheJobWhenItsClaimIsGivenBack) {
+    crash_with_inflight(store_, 1);
+    reopen(options_for(db_, t0 + 5min));
+    auto c = claim(*store_, "shop", 1, t0 + 5min);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    ASSERT_TRUE(c.jobs[0].unsettled);
+    ASSERT_TRUE(store_->submit(unclaim_job{unclaim_request{.job_id = c.jobs[0].id,
+                                                           .attempt = c.jobs[0].attempt,
+                                                           .new_state = job_state::ready,
+                                                           .next_attempt_at = std::nullopt,
+                                                           .now = t0 + 6min,
+                                                           .hold = std::nullopt}}));
+    auto again = claim(*store_, "shop", 1, t0 + 6min);
+    ASSERT_EQ(again.jobs.size(), 1u);
+    ASSERT_TRUE(again.jobs[0].unsettled);
+    EXPECT_EQ(again.jobs[0].unsettled->n, 1);
+    EXPECT_EQ(again.jobs[0].attempt, 2);
+}
+
+TEST_F(StoreRecovery, AFoundEarlierAttemptMustMakeTheJobSentWithoutCountingOne) {
+    crash_with_inflight(store_, 1);
+    reopen(options_for(db_, t0 + 5min));
+    auto c = claim(*store_, "shop", 1, t0 + 5min);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    job_result r = sent_result(c.jobs[0], t0 + 5min);  // counted: the claim would count an attempt
+    r.settles = earlier_settlement{.n = 1, .outcome = settle_outcome::found};
+    auto refused = store_->submit(record_result{r});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, make_error_code(store_errc::invalid_argument));
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'inflight'"), 1);
+}
+
 TEST_F(StoreRecovery, NothingInflightNothingToDo) {
     ASSERT_TRUE(ingest_batch(*store_, make_batch("b"), 3));
     reopen(options_for(db_));
