@@ -1234,11 +1234,10 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
                                                 std::optional<pace_time> slot) {
     lane& l = *lanes_[li];
     const timestamp started = time_.now();
-    const pace_time left = departed(l, p.departure);
-    if (slot) {
-        stats_.lateness.add(left - std::min(*slot, left));
-    }
-    stats_.pacer_wait.add(left - std::min(p.claimed_at, left));
+    // When the request is written (a wait for a connection, or its handshakes, is a stall the pacer must
+    // count); now for one that never is.
+    pace_time left = time_.steady_now();
+    const auto on_write = [this, &l, &left, departure = p.departure] { left = departed(l, departure); };
     send_answer answer;
     built_request built =
         build_send_request(p.batch->message_json, p.job.payload_json, p.instance_id, p.job.to);
@@ -1249,8 +1248,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         answer = local_failure(unbuildable_code);
     } else if (campaign) {
         // The campaign's id is kept as the job's message id (msgflashctl campaign pause|resume takes it).
-        auto op = api_.create_campaign(l.account, std::move(std::get<campaign_create>(built).body),
-                                       [this, &l, departure = p.departure] { departed(l, departure); });
+        auto op = api_.create_campaign(l.account, std::move(std::get<campaign_create>(built).body), on_write);
         api::api_result<api::campaign> r = co_await std::move(op);
         answer = answer_of(r);
         if (r.ok()) {
@@ -1264,9 +1262,7 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
         answer = local_failure(no_instance_code);
     } else {
         sent_content = std::get<api::send_request>(built).content;
-        // Counted again as it is written: a wait for a connection, or its handshakes, is a stall too.
-        auto op = api_.send(l.account, std::move(std::get<api::send_request>(built)),
-                            [this, &l, departure = p.departure] { departed(l, departure); });
+        auto op = api_.send(l.account, std::move(std::get<api::send_request>(built)), on_write);
         api::api_result<api::message_ref> r = co_await std::move(op);
         answer = answer_of(r);
         if (!r.ok() && answer.v.act != action::rate_limited) {
@@ -1277,6 +1273,10 @@ asio::awaitable<void> dispatch_engine::send_one(std::size_t li, pending_job p,
     --inflight_;
     const timestamp finished = time_.now();
     const pace_time answered = time_.steady_now();
+    if (slot) {
+        stats_.lateness.add(left - std::min(*slot, left));
+    }
+    stats_.pacer_wait.add(left - std::min(p.claimed_at, left));
     stats_.answer_latency.add(answered - left);
     send_context ctx{.job = std::move(p.job),
                      .account = l.account,
