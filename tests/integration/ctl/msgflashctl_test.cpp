@@ -4,7 +4,6 @@
 // the path and the Bearer token and answers as docs/admin-api.md says.
 #include <atomic>
 #include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,7 +12,6 @@
 #include <mutex>
 #include <random>
 #include <signal.h>
-#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -34,8 +32,7 @@
 #include "store/ingest.hpp"
 #include "store/queue_ops.hpp"
 #include "store/queue_store.hpp"
-
-extern char** environ;
+#include "tests/support/process.hpp"
 
 namespace msgflash::test {
 namespace {
@@ -62,13 +59,6 @@ struct run_result {
     std::string out;
     std::string err;
 };
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 struct admin_request {
     std::string method;
@@ -320,23 +310,10 @@ per_hour = 360
             argv.push_back((dir_ / "msgflashd.toml").string());
         }
         argv.insert(argv.end(), args.begin(), args.end());
-        std::vector<char*> cargv;
-        for (auto& a : argv) {
-            cargv.push_back(a.data());
-        }
-        cargv.push_back(nullptr);
-        const std::string out = out_path().string();
-        const std::string err = (dir_ / "err.txt").string();
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        pid_t pid = 0;
-        const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) {
-            ADD_FAILURE() << "posix_spawn: " << rc;
-            return -1;
+        int error = 0;
+        const pid_t pid = spawn_process(argv, {.out = out_path(), .err = dir_ / "err.txt"}, &error);
+        if (pid <= 0) {
+            ADD_FAILURE() << "posix_spawn: " << error;
         }
         return pid;
     }
@@ -349,18 +326,13 @@ per_hour = 360
         if (pid <= 0) {
             return r;
         }
-        int status = 0;
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (::waitpid(pid, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                ADD_FAILURE() << "msgflashctl did not exit within " << limit.count() << " ms";
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, &status, 0);
-                break;
-            }
-            std::this_thread::sleep_for(poll_interval);
+        std::optional<int> code = wait_exit(pid, limit, poll_interval);
+        if (!code) {
+            ADD_FAILURE() << "msgflashctl did not exit within " << limit.count() << " ms";
+            ::kill(pid, SIGKILL);
+            code = wait_exit(pid, limit, poll_interval);
         }
-        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        r.exit_code = code.value_or(-1);
         r.out = slurp(out_path());
         r.err = slurp(dir_ / "err.txt");
         return r;
@@ -597,11 +569,7 @@ TEST_F(MsgflashctlTest, WatchPrintsALineEachIntervalUntilTheLastJobEnds) {
     }
     const pid_t pid = spawn_ctl({"watch", "live-b", "--interval", "50ms"});
     // Its first line says nothing is done yet; then the job is sent and watch ends by itself.
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (slurp(out_path()).find("0/1 done") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(poll_interval);
-    }
+    wait_for([&] { return slurp(out_path()).find("0/1 done") != std::string::npos; }, 30s, poll_interval);
     auto c = q.submit(
         store::claim_jobs{store::claim_request{.account = "club", .max_jobs = 1, .now = wall_now()}});
     ASSERT_TRUE(c);

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,7 +13,6 @@
 #include <optional>
 #include <random>
 #include <signal.h>
-#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
@@ -31,9 +29,8 @@
 #include "store/queue_reader.hpp"
 #include "store/queue_store.hpp"
 #include "store/sqlite.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/sim_fixture.hpp"
-
-extern char** environ;
 
 namespace msgflash::test {
 namespace {
@@ -105,17 +102,6 @@ timestamp wall_now() {
     return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (done()) {
-            return true;
-        }
-        std::this_thread::sleep_for(poll_interval);
-    }
-    return done();
-}
-
 class MsgflashdTest : public ::testing::Test {
   protected:
     explicit MsgflashdTest(std::string_view world = world_toml)
@@ -163,10 +149,8 @@ key_file = "{}"
             ::waitpid(pid_, nullptr, 0);
         }
         if (HasFailure()) {
-            std::ifstream log(dir_ / "msgflashd.log");
-            std::stringstream text;
-            text << log.rdbuf();
-            std::cerr << "---- msgflashd.log ----\n" << text.str() << "-----------------------\n";
+            std::cerr << "---- msgflashd.log ----\n"
+                      << slurp(dir_ / "msgflashd.log") << "-----------------------\n";
         }
         std::error_code ec;
         fs::remove_all(dir_, ec);
@@ -276,34 +260,26 @@ key_file = "{}"
         return total;
     }
 
+    // The daemon, its log appended to msgflashd.log across restarts.
     void start_daemon() {
-        const std::string log = (dir_ / "msgflashd.log").string();
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                         0600);
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        const std::string config = (dir_ / "msgflashd.toml").string();
-        std::vector<char*> argv{const_cast<char*>(MSGFLASHD_PATH), const_cast<char*>("--config"),
-                                const_cast<char*>(config.c_str()), nullptr};
-        const int rc = posix_spawn(&pid_, MSGFLASHD_PATH, &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ASSERT_EQ(rc, 0) << "cannot start " << MSGFLASHD_PATH;
+        int error = 0;
+        pid_ = spawn_process({MSGFLASHD_PATH, "--config", (dir_ / "msgflashd.toml").string()},
+                             {.err = dir_ / "msgflashd.log", .append = true}, &error);
+        ASSERT_GT(pid_, 0) << "cannot start " << MSGFLASHD_PATH << ": " << error;
     }
 
     // SIGTERM, then the exit status and how long the daemon took to exit (nullopt: not within `limit`).
     std::optional<std::pair<int, std::chrono::milliseconds>> terminate(std::chrono::milliseconds limit) {
         const auto t0 = std::chrono::steady_clock::now();
         ::kill(pid_, SIGTERM);
-        int status = 0;
-        const bool exited = wait_for([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
-        if (!exited) {
+        const std::optional<int> code = wait_exit(pid_, limit, poll_interval);
+        if (!code) {
             return std::nullopt;
         }
         pid_ = 0;
         const auto took =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-        return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), took};
+        return std::pair{*code, took};
     }
 
     // msgflashctl with the daemon's configuration; its exit status, its output (stdout and stderr) in `out`.
@@ -313,10 +289,7 @@ key_file = "{}"
                                             (dir_ / "msgflashd.toml").string(), args, output.string());
         const int status = std::system(cmd.c_str());
         if (out != nullptr) {
-            std::ifstream in(output);
-            std::stringstream text;
-            text << in.rdbuf();
-            *out = text.str();
+            *out = slurp(output);
         }
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }

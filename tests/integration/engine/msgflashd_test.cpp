@@ -274,10 +274,7 @@ TEST_F(MsgflashdTest, ARevokedKeyIsHeldWithoutAttemptsAndSighupResumesIt) {
     EXPECT_EQ(stat("shop", "unauthorized"), refused) << "a held key kept sending";
 
     const auto logged = [&](std::string_view what) {
-        std::ifstream log(dir_ / "msgflashd.log");
-        std::stringstream text;
-        text << log.rdbuf();
-        return text.str().find(what) != std::string::npos;
+        return slurp(dir_ / "msgflashd.log").find(what) != std::string::npos;
     };
     // A broken configuration on SIGHUP is refused and the daemon goes on with the running one.
     std::ofstream(dir_ / "msgflashd.toml", std::ios::app) << "[api\n";
@@ -408,11 +405,8 @@ TEST_F(MsgflashdTest, TheAdminEndpointServesHealthMetricsAndTokenGuardedControl)
         const std::string cmd = fmt::format("promtool check metrics < {} > {} 2>&1", file.string(),
                                             (dir_ / "promtool.out").string());
         const int rc = std::system(cmd.c_str());
-        std::ifstream out(dir_ / "promtool.out");
-        std::stringstream text;
-        text << out.rdbuf();
         EXPECT_EQ(rc, 0) << "promtool check metrics (Debian package prometheus, scripts/install-deps):\n"
-                         << text.str();
+                         << slurp(dir_ / "promtool.out");
     }
 
     // Control: the token, from the state directory, or 401.

@@ -3,7 +3,6 @@
 // follow what it sent, WATCHDOG=1 only when $WATCHDOG_USEC is set, and STOPPING=1 at SIGTERM (then exit 0).
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,13 +11,11 @@
 #include <poll.h>
 #include <random>
 #include <signal.h>
-#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -26,6 +23,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/process.hpp"
 #include "tests/support/sim_fixture.hpp"
 
 extern char** environ;
@@ -104,10 +102,8 @@ key_file = "{}"
             ::close(sock_);
         }
         if (HasFailure()) {
-            std::ifstream log(dir_ / "msgflashd.log");
-            std::stringstream text;
-            text << log.rdbuf();
-            std::cerr << "---- msgflashd.log ----\n" << text.str() << "-----------------------\n";
+            std::cerr << "---- msgflashd.log ----\n"
+                      << slurp(dir_ / "msgflashd.log") << "-----------------------\n";
             for (const std::string& m : messages_) {
                 std::cerr << "notify: " << m << "\n";
             }
@@ -127,24 +123,10 @@ key_file = "{}"
         }
         env.push_back("NOTIFY_SOCKET=" + socket_path_);
         env.insert(env.end(), extra.begin(), extra.end());
-        std::vector<char*> envp;
-        for (std::string& v : env) {
-            envp.push_back(v.data());
-        }
-        envp.push_back(nullptr);
-
-        const std::string log = (dir_ / "msgflashd.log").string();
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                         0600);
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        const std::string config = (dir_ / "msgflashd.toml").string();
-        std::vector<char*> argv{const_cast<char*>(MSGFLASHD_PATH), const_cast<char*>("--config"),
-                                const_cast<char*>(config.c_str()), nullptr};
-        const int rc = posix_spawn(&pid_, MSGFLASHD_PATH, &actions, nullptr, argv.data(), envp.data());
-        posix_spawn_file_actions_destroy(&actions);
-        ASSERT_EQ(rc, 0) << "cannot start " << MSGFLASHD_PATH;
+        int error = 0;
+        pid_ = spawn_process({MSGFLASHD_PATH, "--config", (dir_ / "msgflashd.toml").string()},
+                             {.err = dir_ / "msgflashd.log", .append = true, .env = std::move(env)}, &error);
+        ASSERT_GT(pid_, 0) << "cannot start " << MSGFLASHD_PATH << ": " << error;
     }
 
     // The next datagram on the notify socket, or nullopt when none came within `limit` (poll(2) waits for
@@ -182,16 +164,11 @@ key_file = "{}"
 
     // The daemon's exit status (nullopt: not within `limit`).
     std::optional<int> wait_exit(std::chrono::milliseconds limit) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        int status = 0;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = 0;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(20ms);  // a bounded poll for the exit, not a stand-in for it
+        std::optional<int> code = test::wait_exit(pid_, limit);
+        if (code) {
+            pid_ = 0;
         }
-        return std::nullopt;
+        return code;
     }
 
     void drop_batch(int n) {
