@@ -204,19 +204,43 @@ int run_batches(const context& ctx) {
     return exit_ok;
 }
 
+namespace {
+
+// The batch named `id`, or nothing after saying why on stderr (unreadable queue, no such batch).
+std::optional<store::batch_info> find_batch(const context& ctx, store::queue_reader& reader,
+                                            const std::string& id) {
+    auto b = reader.batch(id);
+    if (!b) {
+        fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n", b.error().message());
+        return std::nullopt;
+    }
+    if (!*b) {
+        fmt::print(ctx.err, "msgflashctl: no batch \"{}\"\n", id);
+    }
+    return std::move(*b);
+}
+
+table jobs_table() {
+    return table({{"REF"},
+                  {"TO"},
+                  {"STATE"},
+                  {"ATTEMPTS", table::align::right},
+                  {"LAST CODE"},
+                  {"MESSAGE ID"},
+                  {"NUMBER"},
+                  {"UPDATED"}});
+}
+
+}  // namespace
+
 int run_jobs(const context& ctx) {
     auto reader = open_queue(ctx);
     if (!reader) {
         return exit_failure;
     }
     const std::string batch = *ctx.cmd.option("--batch");
-    auto b = reader->batch(batch);
+    const std::optional<store::batch_info> b = find_batch(ctx, *reader, batch);
     if (!b) {
-        fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n", b.error().message());
-        return exit_failure;
-    }
-    if (!*b) {
-        fmt::print(ctx.err, "msgflashctl: no batch \"{}\"\n", batch);
         return exit_failure;
     }
     std::optional<job_state> state;
@@ -225,14 +249,7 @@ int run_jobs(const context& ctx) {
     }
     std::size_t left = ctx.cmd.option("--limit") ? std::stoul(*ctx.cmd.option("--limit"))
                                                  : std::numeric_limits<std::size_t>::max();
-    table t({{"REF"},
-             {"TO"},
-             {"STATE"},
-             {"ATTEMPTS", table::align::right},
-             {"LAST CODE"},
-             {"MESSAGE ID"},
-             {"NUMBER"},
-             {"UPDATED"}});
+    table t = jobs_table();
     // A table needs every row for its widths: print it in pages of page_rows so memory stays bounded.
     bool first = true;
     std::string after;
@@ -277,14 +294,7 @@ int run_jobs(const context& ctx) {
         }
         if (!ctx.cmd.json && t.rows() > 0) {
             fmt::print(ctx.out, "{}", t.render());
-            t = table({{"REF"},
-                       {"TO"},
-                       {"STATE"},
-                       {"ATTEMPTS", table::align::right},
-                       {"LAST CODE"},
-                       {"MESSAGE ID"},
-                       {"NUMBER"},
-                       {"UPDATED"}});
+            t = jobs_table();
         }
         if (page->size() < std::min(left, page_rows)) {
             break;
@@ -307,13 +317,8 @@ int run_export(const context& ctx) {
     }
     const std::string& batch = ctx.cmd.positional[0];
     const bool ndjson = ctx.cmd.option("--format").value_or("csv") == "ndjson";
-    auto b = reader->batch(batch);
+    const std::optional<store::batch_info> b = find_batch(ctx, *reader, batch);
     if (!b) {
-        fmt::print(ctx.err, "msgflashctl: reading the queue failed: {}\n", b.error().message());
-        return exit_failure;
-    }
-    if (!*b) {
-        fmt::print(ctx.err, "msgflashctl: no batch \"{}\"\n", batch);
         return exit_failure;
     }
     // The rows of reports/<batch>.csv, formatted by the same code (lib/report), page by page: a reader that
@@ -321,7 +326,7 @@ int run_export(const context& ctx) {
     if (!ndjson) {
         fmt::print(ctx.out, "{}", report::csv_header());
     }
-    store::report_cursor cursor(*reader, (*b)->rowid, page_rows);
+    store::report_cursor cursor(*reader, b->rowid, page_rows);
     std::string out;
     for (;;) {
         auto page = cursor.next();

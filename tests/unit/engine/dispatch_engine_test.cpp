@@ -21,6 +21,20 @@ using namespace std::chrono_literals;
 constexpr std::string_view number_a = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 constexpr std::string_view number_b = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
 
+// A text message as GET /messages lists it, sent through number A.
+api::message_details listed(std::string id, std::string to, std::string status, std::string body,
+                            timestamp created) {
+    api::message_details m;
+    m.id = std::move(id);
+    m.status = std::move(status);
+    m.instance_id = std::string(number_a);
+    m.to = std::move(to);
+    m.type = "text";
+    m.body = std::move(body);
+    m.created_at = iso(created);
+    return m;
+}
+
 class DispatchEngineTest : public ::testing::Test {
   protected:
     DispatchEngineTest() {
@@ -53,6 +67,13 @@ class DispatchEngineTest : public ::testing::Test {
         return ids;
     }
     static std::string recipient(int i) { return "+336" + std::to_string(10'000'000 + i); }
+
+    // A *.campaign.json batch (#4, number A) and its one job, which has no recipient; the job's id.
+    std::int64_t add_campaign() {
+        queue.add_batch(4, R"({"campaign":{"name":"Spring","instanceId":"x","type":"text","body":"Hi"}})",
+                        {std::string(number_a)});
+        return queue.add_job("shop", 4, "", "null");
+    }
 
     void start(engine_options o = options()) {
         engine_ = std::make_unique<dispatch_engine>(std::move(o), queue, api, clock);
@@ -648,9 +669,7 @@ TEST_F(DispatchEngineTest, ATemplateBatchIsPreviewedOnceWithItsFirstVariablesBef
 // A *.campaign.json batch's one job creates the campaign (POST /campaigns with the stored body, no message
 // sent) and keeps its id; an unanswered creation is held, never sent again, even with on_ambiguous = retry.
 TEST_F(DispatchEngineTest, ACampaignJobCreatesTheCampaignAndKeepsItsId) {
-    queue.add_batch(4, R"({"campaign":{"name":"Spring","instanceId":"x","type":"text","body":"Hi"}})",
-                    {std::string(number_a)});
-    const std::int64_t job = queue.add_job("shop", 4, "", "null");
+    const std::int64_t job = add_campaign();
     start();
     ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 1; }));
     ASSERT_EQ(api.campaigns.size(), 1u);
@@ -670,9 +689,7 @@ TEST_F(DispatchEngineTest, ACampaignJobCreatesTheCampaignAndKeepsItsId) {
 TEST_F(DispatchEngineTest, ACampaignIsReconciledFromItsStatsUntilEveryRecipientHasEnded) {
     engine_options o = options();
     o.delivery_idle_claim_interval = 1s;
-    queue.add_batch(4, R"({"campaign":{"name":"Spring","instanceId":"x","type":"text","body":"Hi"}})",
-                    {std::string(number_a)});
-    const std::int64_t job = queue.add_job("shop", 4, "", "null");
+    const std::int64_t job = add_campaign();
     api.campaign_progress = api::campaign_stats{.total = 3, .pending = 1, .sent = 2};
     start(o);
     ASSERT_TRUE(run_until([&] { return !queue.delivery_updates.empty(); }));
@@ -700,9 +717,7 @@ TEST_F(DispatchEngineTest, ACampaignIsReconciledFromItsStatsUntilEveryRecipientH
 }
 
 TEST_F(DispatchEngineTest, ACampaignCreatedWithoutAnAnswerIsHeldNotCreatedAgain) {
-    queue.add_batch(4, R"({"campaign":{"name":"Spring","type":"text","body":"Hi"}})",
-                    {std::string(number_a)});
-    const std::int64_t job = queue.add_job("shop", 4, "", "null");
+    const std::int64_t job = add_campaign();
     api.campaign_answer = fake_answer{.k = fake_answer::kind::ambiguous};
     start();
     ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::held) == 1; }));
@@ -814,14 +829,9 @@ TEST_F(DispatchEngineTest, DeliveryChecksTakeOnlySpareCapacityAndNeverDelayASend
         }
         if (backlog) {
             for (int i = 0; i < 300; ++i) {
-                api::message_details m;
-                m.id = "old-" + std::to_string(i);
-                m.status = "delivered";
-                m.instance_id = std::string(number_a);
-                m.to = recipient(5000 + i);
-                m.created_at = iso(w.clock.now() - 1h);
-                w.api.messages.push_back(m);
-                w.queue.add_delivery("shop", 100'000 + i, m.id, w.clock.now() - 1h);
+                w.api.messages.push_back(listed("old-" + std::to_string(i), recipient(5000 + i), "delivered",
+                                                "Hi Ana", w.clock.now() - 1h));
+                w.queue.add_delivery("shop", 100'000 + i, w.api.messages.back().id, w.clock.now() - 1h);
             }
         }
         EXPECT_TRUE(w.clock.run_until([&] { return w.queue.count_state(job_state::sent) == 60; }));
@@ -983,15 +993,8 @@ TEST_F(DispatchEngineTest, AnAmbiguousSendNotFoundIsHeldWhenThePolicySaysHold) {
     api.ambiguous_processed = false;
     // Older traffic of the account: the walk stops at the first message older than the attempt.
     for (int i = 0; i < 250; ++i) {
-        api::message_details m;
-        m.id = "old-" + std::to_string(i);
-        m.status = "read";
-        m.instance_id = std::string(number_a);
-        m.to = recipient(1000);
-        m.body = "something else";
-        m.type = "text";
-        m.created_at = iso(clock.now() - 1h);
-        api.messages.push_back(m);
+        api.messages.push_back(
+            listed("old-" + std::to_string(i), recipient(1000), "read", "something else", clock.now() - 1h));
     }
     start(o);
     ASSERT_TRUE(run_until([&] { return queue.results.size() == 1; }));
@@ -1008,15 +1011,8 @@ TEST_F(DispatchEngineTest, AJobWhoseCrashLeftAttemptWentIsFoundAndNotSentAgain) 
     const auto ids = add_jobs(3);
     const timestamp crashed = clock.now() - 1min;
     queue.crash_left(ids[1], 1, crashed);
-    api::message_details went;
-    went.id = "msg-before-the-crash";
-    went.status = "delivered";
-    went.instance_id = std::string(number_a);
-    went.to = recipient(1001);
-    went.type = "text";
-    went.body = "Hi Ana";
-    went.created_at = iso(crashed + 300ms);
-    api.messages.push_back(went);
+    api.messages.push_back(
+        listed("msg-before-the-crash", recipient(1001), "delivered", "Hi Ana", crashed + 300ms));
     start();
     ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 3; }));
     EXPECT_EQ(api.requests.size(), 2u) << "a second POST for a message that had gone before the crash";
@@ -1048,15 +1044,8 @@ TEST_F(DispatchEngineTest, AJobWhoseCrashLeftAttemptSentNothingIsSentOnce) {
     const auto ids = add_jobs(1);
     const timestamp crashed = clock.now() - 1min;
     queue.crash_left(ids[0], 1, crashed);
-    api::message_details old;
-    old.id = "older";
-    old.status = "read";
-    old.instance_id = std::string(number_a);
-    old.to = recipient(1000);
-    old.type = "text";
-    old.body = "Hi Ana";  // the same message, sent long before the attempt: not its
-    old.created_at = iso(crashed - 1h);
-    api.messages.push_back(old);
+    // The same message, sent long before the attempt: not its.
+    api.messages.push_back(listed("older", recipient(1000), "read", "Hi Ana", crashed - 1h));
     start();
     ASSERT_TRUE(run_until([&] { return queue.count_state(job_state::sent) == 1; }));
     ASSERT_EQ(api.requests.size(), 1u);

@@ -51,23 +51,10 @@ TEST_F(StoreIngest, QueuesEveryJobInOneTransaction) {
 // A campaign file's one job creates the campaign and has no recipient of its own: only such a batch may
 // queue a job without a `to`.
 TEST_F(StoreIngest, OnlyACampaignBatchQueuesAJobWithoutATo) {
-    const auto ingest_one = [&](batch_spec b) {
-        auto session = store_->begin_ingest(
-            {.now = t0, .on_conflict = conflict_policy::reject_file, .source = b.source_file});
-        const auto index = session->begin_batch(b);
-        job_spec j;
-        j.ref = "campaign";
-        j.line = 1;
-        session->add_job(index, std::move(j));
-        return session->finish();
-    };
-    auto campaign = make_batch("spring");
-    campaign.message_json = R"({"campaign":{"name":"spring","type":"text","body":"Hi"}})";
-    campaign.campaign = true;
-    auto queued = ingest_one(campaign);
+    auto queued = ingest_recipientless(*store_, make_campaign_batch("spring"));
     ASSERT_TRUE(queued) << queued.error().message();
     EXPECT_EQ(queued->inserted, 1u);
-    auto refused = ingest_one(make_batch("not-a-campaign"));
+    auto refused = ingest_recipientless(*store_, make_batch("not-a-campaign"));
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().message().find("needs a ref and a to"), std::string::npos);
 }

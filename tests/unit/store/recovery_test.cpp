@@ -73,17 +73,7 @@ TEST_F(StoreRecovery, InflightJobsAreHeldWhenThePolicySaysSo) {
 // A campaign job left inflight may have created its campaign: it is held whatever retry.on_ambiguous says,
 // never created a second time by a retry.
 TEST_F(StoreRecovery, ACampaignJobIsHeldEvenWhenThePolicyRetries) {
-    auto spec = make_batch("spring");
-    spec.message_json = R"({"campaign":{"name":"spring","type":"text","body":"Hi"}})";
-    spec.campaign = true;
-    auto session =
-        store_->begin_ingest({.now = t0, .on_conflict = conflict_policy::reject_file, .source = {}});
-    const auto index = session->begin_batch(spec);
-    job_spec j;
-    j.ref = "campaign";
-    j.line = 1;
-    session->add_job(index, std::move(j));
-    ASSERT_TRUE(session->finish());
+    ASSERT_TRUE(ingest_recipientless(*store_, make_campaign_batch("spring")));
     ASSERT_EQ(claim(*store_, "shop", 1).jobs.size(), 1u);
     store_.reset();
     store_options o = options_for(db_, t0 + 5min);

@@ -74,6 +74,27 @@ inline batch_spec make_batch(std::string id, std::string account = "shop", int p
     return b;
 }
 
+// A *.campaign.json batch: its one job creates the campaign.
+inline batch_spec make_campaign_batch(std::string id) {
+    batch_spec b = make_batch(std::move(id));
+    b.message_json = R"({"campaign":{"name":"spring","type":"text","body":"Hi"}})";
+    b.campaign = true;
+    return b;
+}
+
+// Ingests `b` with one job that has no recipient of its own (what a campaign file queues).
+inline store_result<ingest_report> ingest_recipientless(queue_store& s, const batch_spec& b,
+                                                        timestamp now = t0) {
+    auto session =
+        s.begin_ingest({.now = now, .on_conflict = conflict_policy::reject_file, .source = b.source_file});
+    const auto index = session->begin_batch(b);
+    job_spec j;
+    j.ref = "campaign";
+    j.line = 1;
+    session->add_job(index, std::move(j));
+    return session->finish();
+}
+
 inline job_spec make_job(std::size_t i, const std::string& prefix = "+3361") {
     job_spec j;
     j.to = prefix + std::to_string(1'000'000 + i);
