@@ -87,7 +87,8 @@ struct dispatch_engine::batch_entry {
     // What the engine learnt of the batch while sending it.
     batch_probation probation;
     enum class preview_state { none, due, running } preview = preview_state::none;
-    bool held = false;  // the engine held it: nothing more of it leaves
+    bool held = false;     // the engine held it: nothing more of it leaves
+    bool dropped = false;  // the operator paused or cancelled it (drop_batch): nothing more of it leaves
 };
 
 struct dispatch_engine::pending_job {
@@ -238,6 +239,9 @@ void dispatch_engine::forget_batch(std::string_view id) {
 
 void dispatch_engine::drop_batch(std::string_view id) {
     const timestamp now = time_.now();
+    for (auto& [rowid, b] : batches_) {
+        b->dropped = b->dropped || b->id == id;  // its jobs still settling go back once they are settled
+    }
     for (std::size_t li = 0; li < lanes_.size(); ++li) {
         give_back(lanes_[li]->window, now, [&](const pending_job& j) { return j.batch->id == id; });
         mark(li);
@@ -398,13 +402,14 @@ void dispatch_engine::begin_stop(timestamp now, pace_time pnow) {
         for (auto& granted : std::exchange(lanes_[li]->slot_waiters, {})) {
             granted();  // no more pacing: their requests go, or fail as the client shuts down
         }
-        // Ambiguous answers still to settle keep their decision, unresolved (the one whose page is on the
-        // wire ends when it is answered).
+        // Ambiguous answers still to settle keep their decision, unresolved; jobs whose crash-left attempt
+        // was still to settle go back unsent (the one whose page is on the wire ends when it is answered).
         std::deque<settle_entry>& settles = lanes_[li]->settles;
         const std::size_t keep = lanes_[li]->settling ? 1 : 0;
         while (settles.size() > keep) {
             settle_entry e = std::move(settles.back());
             settles.pop_back();
+            unsent += e.resume ? 1 : 0;  // given back by finish_settle
             finish_settle(li, std::move(e), settle_outcome::unresolved, nullptr);
         }
     }
@@ -1032,14 +1037,31 @@ asio::awaitable<void> dispatch_engine::settle_page(std::size_t li, pace_time dep
 
 void dispatch_engine::finish_settle(std::size_t li, settle_entry e, settle_outcome outcome,
                                     const api::message_details* found) {
-    if (outcome == settle_outcome::found && found != nullptr && e.resume) {
+    lane& l = *lanes_[li];
+    const bool sent = outcome == settle_outcome::found && found != nullptr;
+    if (e.resume && !sent && (stopping_ || l.held || e.resume->batch->held || e.resume->batch->dropped)) {
+        // A crash-left attempt not settled (or settled as nothing sent) whose job cannot be sent now: back in
+        // line unsent, the attempt still unsettled — the next claim asks again, nothing is recorded.
+        log_->info("engine: job {}: given back before its ambiguous attempt {} was settled", e.job_id(),
+                   e.attempt_n());
+        std::deque<pending_job> back;
+        back.push_back(std::move(*e.resume));
+        give_back(back, time_.now());
+        return;
+    }
+    if (sent && e.resume) {
         e.decision.change = sent_by_earlier(e.resume->job, *found, time_.now());
+        if (found->instance_id && !found->instance_id->empty()) {
+            // The send happened before the crash and was never counted here: the number's caps and the
+            // recipient gap count it now.
+            note_number_send(*found->instance_id, e.resume->job.to, time_.now());
+        }
     } else if (!e.resume) {
         settle(std::get<store::job_result>(e.decision.change), outcome, found);
     }
     // What happens next: the decision stands (or the job is sent with the message found); a crash-left
     // attempt not found, or not settled, lets its job's claim send.
-    const std::string_view next = outcome == settle_outcome::found ? std::string_view("sent")
+    const std::string_view next = sent ? std::string_view("sent")
                                   : e.resume
                                       ? std::string_view("sending it")
                                       : to_string(std::get<store::job_result>(e.decision.change).new_state);
@@ -1060,20 +1082,12 @@ void dispatch_engine::finish_settle(std::size_t li, settle_entry e, settle_outco
                        e.attempt_n(), next);
             break;
     }
-    if (outcome == settle_outcome::found || !e.resume) {
+    if (sent || !e.resume) {
         spawn(apply(std::move(e.decision)));
         return;
     }
-    lane& l = *lanes_[li];
     pending_job p = std::move(*e.resume);
     p.settles = store::earlier_settlement{.n = p.job.unsettled->n, .outcome = outcome};
-    if (stopping_ || l.held) {
-        // Not sent now: back in line, its earlier attempt still unsettled (the next claim asks again).
-        std::deque<pending_job> back;
-        back.push_back(std::move(p));
-        give_back(back, time_.now());
-        return;
-    }
     l.window.push_front(std::move(p));  // claimed before what is in line now
     mark(li);
 }

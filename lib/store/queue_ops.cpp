@@ -555,13 +555,16 @@ claim_result claim_jobs::operator()(write_context& w) const {
         if (!j.ambiguous_before) {
             continue;  // only an ambiguous job can have a crash-left attempt
         }
+        // Several crashes in a row may each have left one: the search goes back to the oldest.
         auto& a = w.prepared(
-            "SELECT n, started_at FROM attempts WHERE job_id = ?1 AND outcome = 'crash-recovery' AND settled "
-            "IS "
-            "NULL ORDER BY n DESC LIMIT 1");
+            "SELECT max(n), min(started_at) FROM attempts WHERE job_id = ?1 AND outcome = 'crash-recovery' "
+            "AND settled IS NULL");
         a.bind(1, j.id);
         if (a.step()) {
-            j.unsettled = unsettled_attempt{.n = a.int32(0), .started_at = from_millis(a.int64(1))};
+            if (const std::optional<std::int64_t> n = a.opt_int64(0)) {
+                j.unsettled =
+                    unsettled_attempt{.n = static_cast<int>(*n), .started_at = from_millis(a.int64(1))};
+            }
         }
         a.reset();
     }
@@ -651,6 +654,11 @@ void validate_result(const job_result& r) {
         throw_store_error(
             store_errc::invalid_argument,
             "a held job needs the hold it waits on (only an ambiguous attempt holds a job alone)");
+    }
+    if (r.settles &&
+        (r.settles->outcome == settle_outcome::none || r.settles->n < 1 || r.settles->n >= r.attempt.n)) {
+        throw_store_error(store_errc::invalid_argument,
+                          "a settled earlier attempt needs an outcome and a number below the claim's");
     }
     if (r.settles && r.settles->outcome == settle_outcome::found &&
         (r.new_state != job_state::sent || r.attempt.counted || r.attempt.message_id.empty())) {
@@ -755,6 +763,25 @@ void write_result_rows(write_context& w, const result_rows& rows) {
                 });
 }
 
+// A result that found an earlier crash-left attempt's message records no attempt of its own: it needs that
+// attempt (unsettled) to hold the message, or the job would be sent with a message no attempt records.
+void check_settles(write_context& w, const job_result& r) {
+    if (!r.settles || r.settles->outcome != settle_outcome::found) {
+        return;
+    }
+    auto& q = w.prepared(
+        "SELECT count(*) FROM attempts WHERE job_id = ?1 AND n <= ?2 AND outcome = 'crash-recovery' AND "
+        "settled IS NULL");
+    q.bind(1, r.attempt.job_id).bind(2, r.settles->n);
+    const bool present = q.step() && q.int64(0) > 0;
+    q.reset();
+    if (!present) {
+        throw_store_error(store_errc::stale_result, "job " + std::to_string(r.attempt.job_id) +
+                                                        " has no unsettled crash-left attempt up to " +
+                                                        std::to_string(r.settles->n));
+    }
+}
+
 // Applies a validated result to a job known to be inflight with that attempt: the job's new state (through
 // its batch's guard unless it ends), counters; the attempt and delivery rows go to `rows`.
 job_state apply_checked(write_context& w, const job_result& r, const inflight_row& row, result_rows& rows) {
@@ -812,8 +839,7 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
     if (r.settles) {
         w.prepared(
              "UPDATE attempts SET settled = ?3, message_id = coalesce(?4, message_id) WHERE job_id = ?1 AND "
-             "n = "
-             "?2 AND outcome = 'crash-recovery' AND settled IS NULL")
+             "n <= ?2 AND outcome = 'crash-recovery' AND settled IS NULL")
             .bind(1, a.job_id)
             .bind(2, r.settles->n)
             .bind_static_or_null(3, to_string(r.settles->outcome))
@@ -837,6 +863,7 @@ job_state apply_checked(write_context& w, const job_result& r, const inflight_ro
 job_state apply_result(write_context& w, const job_result& r) {
     validate_result(r);
     const inflight_row row = check_inflight(w, r.attempt.job_id, r.attempt.n);
+    check_settles(w, r);
     result_rows rows;
     const job_state st = apply_checked(w, r, row, rows);
     write_result_rows(w, rows);
@@ -918,6 +945,12 @@ std::vector<store_result<job_state>> apply_results(write_context& w, std::span<c
                                        "job " + std::to_string(a.job_id) + " is " + state + " at attempt " +
                                            std::to_string(row.attempts) + ", not inflight at attempt " +
                                            std::to_string(a.n)));
+            continue;
+        }
+        try {
+            check_settles(w, *in[i]);
+        } catch (const store_exception& e) {
+            refuse(i, e.error());
             continue;
         }
         out[i] = store_result<job_state>(apply_checked(w, *in[i], row, rows));

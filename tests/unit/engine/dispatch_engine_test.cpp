@@ -1077,6 +1077,24 @@ TEST_F(DispatchEngineTest, AJobWhoseCrashLeftAttemptIsNotSettledBeforeAStopIsGiv
     EXPECT_EQ(queue.unclaims[0].new_state, job_state::ready);
 }
 
+// Its batch paused (or cancelled) while the crash-left attempt was being settled: the job goes back unsent,
+// the attempt unsettled (the next claim asks again), nothing counted.
+TEST_F(DispatchEngineTest, AJobSettlingItsCrashLeftAttemptWhenItsBatchIsPausedGoesBackUnsent) {
+    const auto ids = add_jobs(1);
+    queue.crash_left(ids[0], 1, clock.now() - 1min);
+    start();
+    ASSERT_TRUE(run_until([&] { return queue.inflight() == 1; }));
+    engine_->drop_batch("batch-1");
+    ASSERT_TRUE(run_until([&] { return queue.unclaims.size() == 1; }));
+    EXPECT_EQ(queue.unclaims[0].job_id, ids[0]);
+    EXPECT_TRUE(api.requests.empty());
+    EXPECT_TRUE(queue.results.empty());
+    EXPECT_EQ(engine_->stats().settled_not_found + engine_->stats().settle_unresolved, 0u);
+    queue.hold_batch("batch-1");  // what the store does for the operator's pause
+    finish();
+    EXPECT_TRUE(api.requests.empty());
+}
+
 TEST_F(DispatchEngineTest, AnAmbiguousSendWhoseListCannotBeReadIsUnresolvedAndRetried) {
     engine_options o = options();
     o.settle.max_pages = 2;

@@ -166,6 +166,33 @@ TEST_F(StoreRecovery, AnUnsettledCrashAttemptStaysOnTheJobWhenItsClaimIsGivenBac
     EXPECT_EQ(again.jobs[0].attempt, 2);
 }
 
+// Two crashes in a row, the job claimed in between: its claim reaches back to the first crash's claim, and
+// the one result settles both.
+TEST_F(StoreRecovery, TwoCrashesInARowAreSettledTogetherFromTheOldest) {
+    crash_with_inflight(store_, 1);
+    reopen(options_for(db_, t0 + 5min));
+    auto between = claim(*store_, "shop", 1, t0 + 5min);
+    ASSERT_EQ(between.jobs.size(), 1u);
+    ASSERT_TRUE(between.jobs[0].unsettled);
+    store_.reset();
+    reopen(options_for(db_, t0 + 10min));
+    auto c = claim(*store_, "shop", 1, t0 + 10min);
+    ASSERT_EQ(c.jobs.size(), 1u);
+    ASSERT_TRUE(c.jobs[0].unsettled);
+    EXPECT_EQ(c.jobs[0].attempt, 3);
+    EXPECT_EQ(c.jobs[0].unsettled->n, 2);
+    EXPECT_EQ(c.jobs[0].unsettled->started_at, t0) << "the search must reach the first crashed claim";
+    job_result found = sent_result(c.jobs[0], t0 + 10min);
+    found.attempt.counted = false;
+    found.settles = earlier_settlement{.n = 2, .outcome = settle_outcome::found};
+    ASSERT_TRUE(store_->submit(record_result{found}));
+    EXPECT_EQ(scalar(db_,
+                     "SELECT count(*) FROM attempts WHERE outcome = 'crash-recovery' AND settled = "
+                     "'settled-found'"),
+              2);
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM attempts"), 2);
+}
+
 TEST_F(StoreRecovery, AFoundEarlierAttemptMustMakeTheJobSentWithoutCountingOne) {
     crash_with_inflight(store_, 1);
     reopen(options_for(db_, t0 + 5min));
@@ -176,6 +203,29 @@ TEST_F(StoreRecovery, AFoundEarlierAttemptMustMakeTheJobSentWithoutCountingOne) 
     auto refused = store_->submit(record_result{r});
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, make_error_code(store_errc::invalid_argument));
+    r.attempt.counted = false;
+    r.settles->n = c.jobs[0].attempt;  // not an earlier attempt
+    refused = store_->submit(record_result{r});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, make_error_code(store_errc::invalid_argument));
+    EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'inflight'"), 1);
+
+    // Once settled (not found, retried), no crash-left attempt is left to hold a message found later.
+    job_result retry = sent_result(c.jobs[0], t0 + 5min);
+    retry.new_state = job_state::ready;
+    retry.attempt.outcome = attempt_outcome::retry;
+    retry.attempt.message_id.clear();
+    retry.settles = earlier_settlement{.n = 1, .outcome = settle_outcome::not_found};
+    ASSERT_TRUE(store_->submit(record_result{retry}));
+    auto again = claim(*store_, "shop", 1, t0 + 6min);
+    ASSERT_EQ(again.jobs.size(), 1u);
+    EXPECT_FALSE(again.jobs[0].unsettled);
+    job_result late = sent_result(again.jobs[0], t0 + 6min);
+    late.attempt.counted = false;
+    late.settles = earlier_settlement{.n = 1, .outcome = settle_outcome::found};
+    refused = store_->submit(record_result{late});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, make_error_code(store_errc::stale_result));
     EXPECT_EQ(scalar(db_, "SELECT count(*) FROM jobs WHERE state = 'inflight'"), 1);
 }
 
