@@ -45,7 +45,7 @@ struct bench_options {
     std::size_t single_jobs = 5'000;     // jobs cycled by (b)
     std::size_t dispatchers = 16;
     std::size_t claim_size = 16;
-    std::size_t max_group_ops = 512;  // store_options::max_group_ops for (a)
+    std::size_t max_group_ops = store_options{}.max_group_ops;  // for (a): the daemon's
     double target = 50'000;
     bool profile = false;  // per-statement times on the writer connection (sqlite3_trace_v2)
 };
@@ -329,7 +329,7 @@ int main(int argc, char** argv) {
     run_figures single;
     run_figures grouped;
     {
-        auto s = open(db, 512);
+        auto s = open(db, store_options{}.max_group_ops);
         fill(*s, o.queued);
     }
     {
