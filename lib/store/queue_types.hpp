@@ -248,9 +248,10 @@ struct claim_request {
 
 // An earlier attempt of a claimed job that a crash left ambiguous (outcome crash-recovery) and that nothing
 // has settled yet: the engine asks the account's messages about it before the claim sends anything.
+// Several crashes in a row leave one each; this stands for them all.
 struct unsettled_attempt {
-    int n = 0;
-    timestamp started_at{};  // when its claim began: the request left then or later
+    int n = 0;               // the latest one's number (a result settles every one up to it)
+    timestamp started_at{};  // when the oldest one's claim began: its request left then or later
 };
 
 struct claimed_job {
@@ -264,7 +265,7 @@ struct claimed_job {
     int priority = 0;
     std::int64_t fair_seq = 0;
     bool ambiguous_before = false;                 // an earlier attempt may have been sent
-    std::optional<unsettled_attempt> unsettled{};  // the latest crash-left attempt, when not yet settled
+    std::optional<unsettled_attempt> unsettled{};  // its unsettled crash-left attempts, if any
     std::optional<timestamp> expires_at{};
     timestamp created_at{};
 };
